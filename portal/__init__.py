@@ -1,0 +1,1 @@
+"""portal: the command line and the static-site builder."""

@@ -1,0 +1,113 @@
+"""Atom and RSS feeds, sitemap.xml and robots.txt, built as text (stable byte for byte)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import format_datetime as rfc2822
+from xml.sax.saxutils import escape, quoteattr
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One article as a feed needs it."""
+
+    title: str
+    url: str  # absolute
+    published: dt.datetime
+    updated: dt.datetime
+    summary: str
+    category: str
+    author: str
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def atom_feed(
+    *, title: str, feed_url: str, page_url: str, language: str, entries: Sequence[FeedEntry]
+) -> str:
+    """An Atom 1.0 feed; `updated` is the newest entry's, never the build time."""
+    newest = max((e.updated for e in entries), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>\n',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(language)}>\n',
+        f"  <title>{escape(title)}</title>\n",
+        f"  <id>{escape(feed_url)}</id>\n",
+        f'  <link rel="self" type="application/atom+xml" href={quoteattr(feed_url)}/>\n',
+        f'  <link rel="alternate" type="text/html" href={quoteattr(page_url)}/>\n',
+        f"  <updated>{_iso(newest)}</updated>\n",
+    ]
+    for e in entries:
+        out += [
+            "  <entry>\n",
+            f"    <title>{escape(e.title)}</title>\n",
+            f'    <link rel="alternate" type="text/html" href={quoteattr(e.url)}/>\n',
+            f"    <id>{escape(e.url)}</id>\n",
+            f"    <published>{_iso(e.published)}</published>\n",
+            f"    <updated>{_iso(e.updated)}</updated>\n",
+            f"    <author><name>{escape(e.author)}</name></author>\n",
+            f"    <category term={quoteattr(e.category)}/>\n",
+            f"    <summary>{escape(e.summary)}</summary>\n",
+            "  </entry>\n",
+        ]
+    out.append("</feed>\n")
+    return "".join(out)
+
+
+def rss_feed(
+    *,
+    title: str,
+    feed_url: str,
+    page_url: str,
+    description: str,
+    language: str,
+    entries: Sequence[FeedEntry],
+) -> str:
+    """An RSS 2.0 feed."""
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>\n',
+        '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">\n',
+        "  <channel>\n",
+        f"    <title>{escape(title)}</title>\n",
+        f"    <link>{escape(page_url)}</link>\n",
+        f"    <description>{escape(description or title)}</description>\n",
+        f"    <language>{escape(language)}</language>\n",
+        f'    <atom:link href={quoteattr(feed_url)} rel="self" type="application/rss+xml"/>\n',
+    ]
+    if entries:
+        newest = max(e.updated for e in entries)
+        out.append(f"    <lastBuildDate>{rfc2822(newest)}</lastBuildDate>\n")
+    for e in entries:
+        out += [
+            "    <item>\n",
+            f"      <title>{escape(e.title)}</title>\n",
+            f"      <link>{escape(e.url)}</link>\n",
+            f'      <guid isPermaLink="true">{escape(e.url)}</guid>\n',
+            f"      <pubDate>{rfc2822(e.published)}</pubDate>\n",
+            f"      <category>{escape(e.category)}</category>\n",
+            f"      <description>{escape(e.summary)}</description>\n",
+            "    </item>\n",
+        ]
+    out.append("  </channel>\n</rss>\n")
+    return "".join(out)
+
+
+def sitemap(urls: Sequence[tuple[str, dt.datetime | None]]) -> str:
+    """sitemap.xml: absolute URLs with their last modification time."""
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>\n',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n',
+    ]
+    for url, lastmod in urls:
+        mod = f"<lastmod>{_iso(lastmod)}</lastmod>" if lastmod else ""
+        out.append(f"  <url><loc>{escape(url)}</loc>{mod}</url>\n")
+    out.append("</urlset>\n")
+    return "".join(out)
+
+
+def robots(base_url: str) -> str:
+    """robots.txt: everything may be crawled; where the sitemap is."""
+    return f"User-agent: *\nAllow: /\n\nSitemap: {base_url}/sitemap.xml\n"

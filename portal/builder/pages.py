@@ -1,0 +1,320 @@
+"""Every output of the site: the pages to render (with the keys of their inputs), the
+feeds, sitemap and search index, and the shared template globals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from .config import SiteConfig
+from .dates import formats
+from .feeds import FeedEntry, atom_feed, robots, rss_feed, sitemap
+from .model import Article, SiteModel
+from .search import search_index
+from .urls import (
+    SEARCH_INDEX,
+    SEARCH_PAGE,
+    category_feed_url,
+    category_url,
+    home_url,
+    url_to_file,
+)
+
+#: (template, output file, context, parts of the key of its inputs)
+PageTask = tuple[str, str, dict[str, Any], tuple[str, ...]]
+
+
+def _pagination(current: int, total: int, url_of: Any) -> dict[str, Any] | None:
+    """Links to the first, last and nearby pages; None marks a gap ("…")."""
+    if total <= 1:
+        return None
+    shown = sorted({1, total, *range(max(1, current - 2), min(total, current + 2) + 1)})
+    items: list[dict[str, Any] | None] = []
+    prev = 0
+    for n in shown:
+        if n - prev > 1:
+            items.append(None)
+        items.append({"n": n, "url": url_of(n), "current": n == current})
+        prev = n
+    return {
+        "current": current,
+        "total": total,
+        "prev_url": url_of(current - 1) if current > 1 else None,
+        "next_url": url_of(current + 1) if current < total else None,
+        "items": items,
+    }
+
+
+class SitePages:
+    """The whole output, computed from the site model."""
+
+    def __init__(
+        self, config: SiteConfig, model: SiteModel, widget_version: str, static_version: str
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.widget_version = widget_version
+        self.static_version = static_version
+        lang = config.language
+        self.cards: dict[str, dict[str, Any]] = {}
+        self.dates: dict[str, tuple[str, str, str]] = {}
+        for a in model.articles:
+            self.dates[a.url] = formats(a.date, lang)
+            time_text, _, short = self.dates[a.url]
+            p = a.parsed
+            self.cards[a.url] = {
+                "title": p.title,
+                "url": a.url,
+                "summary": p.summary,
+                "time": time_text,
+                "short_date": short,
+                "date_iso": a.date.isoformat(timespec="seconds"),
+                "category": {
+                    "id": a.category.id,
+                    "name": a.category.name,
+                    "url": category_url(a.category.id),
+                },
+                "image": {"src": p.image, "alt": p.image_alt} if p.image else None,
+            }
+
+    # -- shared by every page -------------------------------------------------------------
+
+    def absolute(self, url: str) -> str:
+        """A site path as an absolute URL."""
+        return self.config.base_url + url
+
+    def globals(self) -> dict[str, Any]:
+        """Template globals, the same for every page (the latest list is added later)."""
+        c = self.config
+        return {
+            "site": {
+                "name": c.name,
+                "short_name": c.short_name,
+                "base_url": c.base_url,
+                "language": c.language,
+                "description": c.description,
+                "publisher": c.publisher,
+                "footer": list(c.footer),
+            },
+            "nav": [{"label": n.label, "url": n.url} for n in c.nav],
+            "categories": [
+                {"id": k.id, "name": k.name, "url": category_url(k.id)} for k in c.categories
+            ],
+            "polls": [dict(p) for p in c.polls],
+            "api": "",
+            "lang": c.language,
+            "version": self.widget_version,
+            "static_version": self.static_version,
+            "search_url": SEARCH_PAGE,
+            "search_index_url": SEARCH_INDEX,
+            "feed_atom": "/atom.xml",
+            "feed_rss": "/rss.xml",
+            "settings_key": json.dumps(
+                [c.timezone, c.page_size, c.latest_count, c.feed_size], ensure_ascii=False
+            ),
+        }
+
+    def latest_items(self) -> list[dict[str, Any]]:
+        """The "Tin mới nhất" entries."""
+        return [self.cards[a.url] for a in self.model.articles[: self.config.latest_count]]
+
+    def nav_links(self) -> list[str]:
+        """Navigation links to check, as 'where\\0link'."""
+        return [f"site.toml [[nav]] {n.label!r}\0{n.url}" for n in self.config.nav]
+
+    def _meta(
+        self,
+        title: str,
+        path: str,
+        description: str,
+        *,
+        og_type: str = "website",
+        image: str | None = None,
+        section: str = "/",
+        feeds: tuple[str, str] = ("/atom.xml", "/rss.xml"),
+        index: bool = True,
+    ) -> dict[str, Any]:
+        return {
+            "title": title,
+            "path": path,
+            "canonical": self.absolute(path),
+            "description": description or self.config.description,
+            "og_type": og_type,
+            "og_image": self.absolute(image) if image and image.startswith("/") else image,
+            "section": section,
+            "feed_atom": feeds[0],
+            "feed_rss": feeds[1],
+            "index": index,
+        }
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def _listing(
+        self,
+        articles: Sequence[Article],
+        *,
+        heading: str,
+        intro: str,
+        url_of: Any,
+        title_of: Any,
+        section: str,
+        feeds: tuple[str, str],
+        kind: str,
+    ) -> list[PageTask]:
+        size = self.config.page_size
+        total = max(1, -(-len(articles) // size))
+        tasks: list[PageTask] = []
+        for n in range(1, total + 1):
+            chunk = articles[(n - 1) * size : n * size]
+            items = [self.cards[a.url] for a in chunk]
+            context = {
+                "meta": self._meta(title_of(n), url_of(n), intro, section=section, feeds=feeds),
+                "heading": heading,
+                "intro": intro,
+                "page_number": n,
+                "kind": kind,
+                "items": items,
+                "pagination": _pagination(n, total, url_of),
+                "presence_page": None,
+            }
+            key = json.dumps(context, sort_keys=True, ensure_ascii=False)
+            tasks.append(("list.html", url_to_file(url_of(n)), context, (key,)))
+        return tasks
+
+    def page_tasks(self) -> list[PageTask]:
+        """Every HTML page, in a stable order."""
+        c = self.config
+        tasks: list[PageTask] = []
+        arts = self.model.articles
+        tasks += self._listing(
+            arts,
+            heading="Tin mới",
+            intro=c.description,
+            url_of=home_url,
+            title_of=lambda n: c.name if n == 1 else f"Trang {n} – {c.name}",
+            section="/",
+            feeds=("/atom.xml", "/rss.xml"),
+            kind="home",
+        )
+        for cat in c.categories:
+            in_cat = [a for a in arts if a.category.id == cat.id]
+            tasks += self._listing(
+                in_cat,
+                heading=cat.name,
+                intro=cat.description,
+                url_of=lambda n, cid=cat.id: category_url(cid, n),
+                title_of=lambda n, name=cat.name: (
+                    f"{name} – {c.short_name}" if n == 1 else f"{name} – Trang {n} – {c.short_name}"
+                ),
+                section=category_url(cat.id),
+                feeds=(category_feed_url(cat.id, "atom"), category_feed_url(cat.id, "rss")),
+                kind="category",
+            )
+        for a in arts:
+            p = a.parsed
+            _, posted, _ = self.dates[a.url]
+            article = dict(self.cards[a.url])
+            article.update(
+                {
+                    "posted": posted,
+                    "author": p.author or c.publisher,
+                    "body": a.body_html,
+                    "tags": list(p.tags),
+                    "updated_iso": a.updated.isoformat(timespec="seconds"),
+                    "image_caption": p.image_caption,
+                }
+            )
+            context = {
+                "meta": self._meta(
+                    f"{p.title} – {c.short_name}",
+                    a.url,
+                    p.summary,
+                    og_type="article",
+                    image=p.image,
+                    section=category_url(a.category.id),
+                ),
+                "article": article,
+                "presence_page": a.url,
+            }
+            key = (p.digest, a.slug, a.category.id, *a.link_targets)
+            tasks.append(("article.html", url_to_file(a.url), context, key))
+        search_ctx = {
+            "meta": self._meta(f"Tìm kiếm – {c.short_name}", SEARCH_PAGE, "Tìm kiếm bài viết"),
+            "presence_page": None,
+        }
+        tasks.append(("search.html", url_to_file(SEARCH_PAGE), search_ctx, ("search",)))
+        missing_ctx = {
+            "meta": self._meta(
+                f"Không tìm thấy trang – {c.short_name}", "/404.html", "", index=False
+            ),
+            "presence_page": None,
+        }
+        tasks.append(("404.html", "404.html", missing_ctx, ("404",)))
+        return tasks
+
+    # -- feeds, sitemap, search index -----------------------------------------------------
+
+    def _entries(self, articles: Sequence[Article]) -> list[FeedEntry]:
+        return [
+            FeedEntry(
+                title=a.parsed.title,
+                url=self.absolute(a.url),
+                published=a.date,
+                updated=a.updated,
+                summary=a.parsed.summary,
+                category=a.category.name,
+                author=a.parsed.author or self.config.publisher,
+            )
+            for a in articles[: self.config.feed_size]
+        ]
+
+    def text_files(self) -> dict[str, str]:
+        """Generated non-HTML files by output path."""
+        c = self.config
+        arts = self.model.articles
+        out: dict[str, str] = {}
+
+        def feeds(prefix: str, title: str, page: str, articles: Sequence[Article]) -> None:
+            entries = self._entries(articles)
+            atom_url, rss_url = f"{prefix}atom.xml", f"{prefix}rss.xml"
+            out[url_to_file(atom_url)] = atom_feed(
+                title=title,
+                feed_url=self.absolute(atom_url),
+                page_url=self.absolute(page),
+                language=c.language,
+                entries=entries,
+            )
+            out[url_to_file(rss_url)] = rss_feed(
+                title=title,
+                feed_url=self.absolute(rss_url),
+                page_url=self.absolute(page),
+                description=c.description,
+                language=c.language,
+                entries=entries,
+            )
+
+        feeds("/", c.name, "/", arts)
+        urls: list[tuple[str, Any]] = [(self.absolute("/"), arts[0].updated if arts else None)]
+        for cat in c.categories:
+            in_cat = [a for a in arts if a.category.id == cat.id]
+            page = category_url(cat.id)
+            feeds(page, f"{cat.name} – {c.name}", page, in_cat)
+            urls.append((self.absolute(page), max((a.updated for a in in_cat), default=None)))
+        urls += [(self.absolute(a.url), a.updated) for a in arts]
+        out["sitemap.xml"] = sitemap(urls)
+        out["robots.txt"] = robots(c.base_url)
+        out[url_to_file(SEARCH_INDEX)] = search_index(
+            [
+                {
+                    "url": a.url,
+                    "title": a.parsed.title,
+                    "date": self.dates[a.url][2],
+                    "category": a.category.name,
+                    "summary": a.parsed.summary,
+                    "tags": a.parsed.tags,
+                }
+                for a in arts
+            ]
+        )
+        return out

@@ -1,0 +1,98 @@
+"""Jinja rendering of pages, in this process or in pool workers.
+
+A worker gets the shared context once (its initializer), then renders batches of pages and
+writes each file only when its bytes differ from what is on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+
+#: (template name, output file relative to out_dir, page context)
+Task = tuple[str, str, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSetup:
+    """What every page render needs, sent to each worker once."""
+
+    templates_dir: str
+    widgets_templates_dir: str
+    out_dir: str
+    globals: dict[str, Any]
+
+
+def make_environment(templates_dir: Path, widgets_templates_dir: Path) -> Environment:
+    """Site templates, plus the widget partials under the `widgets/` prefix."""
+    loader = ChoiceLoader(
+        [
+            PrefixLoader({"widgets": FileSystemLoader(str(widgets_templates_dir))}),
+            FileSystemLoader(str(templates_dir)),
+        ]
+    )
+    env = Environment(
+        loader=loader,
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+_env: Environment | None = None
+_setup: RenderSetup | None = None
+
+
+def init_worker(setup: RenderSetup) -> None:
+    """Pool initializer (also called in-process for serial builds)."""
+    global _env, _setup
+    _setup = setup
+    _env = make_environment(Path(setup.templates_dir), Path(setup.widgets_templates_dir))
+    _env.globals.update(setup.globals)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` unless the file already holds exactly it; True when written."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    # Atomic: a web server never sees a half-written page.
+    tmp.replace(path)
+    return True
+
+
+def render_batch(setup: RenderSetup, tasks: list[Task]) -> list[tuple[str, bool]]:
+    """Render and write pages; (output file, whether it was written) for each."""
+    if _setup != setup or _env is None:
+        init_worker(setup)
+    assert _env is not None and _setup is not None
+    out_dir = Path(_setup.out_dir)
+    results: list[tuple[str, bool]] = []
+    for template_name, rel, context in tasks:
+        html = _env.get_template(template_name).render(context)
+        results.append((rel, write_if_changed(out_dir / rel, html.encode("utf-8"))))
+    return results
+
+
+def render_string(template_name: str, context: dict[str, Any]) -> str:
+    """Render one template to a string in this process (e.g. the shared latest-news list)."""
+    assert _env is not None, "init_worker() first"
+    return _env.get_template(template_name).render(context)

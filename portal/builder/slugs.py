@@ -1,0 +1,68 @@
+"""URL slugs from Vietnamese titles, and deterministic collision resolution."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from anyascii import anyascii
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_VALID_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slugify(text: str, *, max_length: int = 80) -> str:
+    """Lowercase ASCII words joined by hyphens: "Đắk Lắk: Hội nghị" -> "dak-lak-hoi-nghi".
+
+    đ/Đ have no Unicode decomposition, so plain NFD stripping would keep them; a
+    transliteration table (anyascii) maps them to d/D along with every tone mark.
+    """
+    ascii_text = anyascii(unicodedata.normalize("NFC", text)).lower()
+    slug = _NON_ALNUM.sub("-", ascii_text).strip("-")
+    if len(slug) > max_length:
+        cut = slug[:max_length]
+        # Cut at a word boundary when there is one, so slugs don't end mid-word.
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else cut
+    return slug
+
+
+def is_valid_slug(slug: str) -> bool:
+    """Whether an editor-given slug is usable as-is in a URL."""
+    return bool(_VALID_SLUG.match(slug))
+
+
+def assign_slugs(
+    wanted: Iterable[tuple[str, str, bool]],
+) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """Give every item a unique slug.
+
+    `wanted` holds (key, slug, explicit) triples in a stable order (the caller sorts them,
+    e.g. by date then source path). Explicit slugs are claimed first; two items claiming the
+    same explicit slug is a conflict. Derived slugs then get "-2", "-3", ... in input order
+    when taken. Returns (key -> slug, conflicts as (key, other_key, slug)).
+    """
+    items = list(wanted)
+    result: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    conflicts: list[tuple[str, str, str]] = []
+    for key, slug, explicit in items:
+        if not explicit:
+            continue
+        if slug in owner:
+            conflicts.append((key, owner[slug], slug))
+            continue
+        owner[slug] = key
+        result[key] = slug
+    for key, slug, explicit in items:
+        if explicit:
+            continue
+        base = slug or "bai-viet"
+        candidate = base
+        n = 2
+        while candidate in owner:
+            candidate = f"{base}-{n}"
+            n += 1
+        owner[candidate] = key
+        result[key] = candidate
+    return result, conflicts

@@ -1,0 +1,106 @@
+"""`portal build` and `portal serve`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+from server.embedded import EmbeddedRedis, EmbeddedRedisError
+from server.polls import PollConfigError, load_polls
+from server.settings import Settings, SettingsError, load_or_create_secret
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="portal", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build the site into static HTML")
+    build.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site directory")
+    build.add_argument("-o", "--out", type=Path, default=Path("dist"), help="output directory")
+    build.add_argument(
+        "--workers", type=int, default=None, help="parallel workers (default: all cores)"
+    )
+    build.add_argument("--quiet", action="store_true", help="no progress output")
+
+    serve = commands.add_parser("serve", help="build, then serve the site, widgets and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--site", type=Path, default=Path("site"), help="site directory")
+    serve.add_argument("--out", type=Path, default=Path("dist"), help="where the site is built")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--no-watch", action="store_true", help="do not rebuild on changes")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
+        return _serve(args)
+    except (SettingsError, PollConfigError, EmbeddedRedisError) as exc:
+        print(f"portal: {exc}", file=sys.stderr)
+        return 2
+
+
+def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
+    from portal.builder import BuildError, build_site
+
+    try:
+        report = build_site(site, out, workers=workers, quiet=quiet)
+    except BuildError as exc:
+        print(f"portal build: {exc}", file=sys.stderr)
+        return 1
+    if not quiet:
+        print(
+            f"built {report.articles} articles into {out}: {report.pages_written} files written, "
+            f"{report.pages_unchanged} unchanged, in {report.seconds:.2f} s",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config
+    if _build(args.site, args.out, workers=None, quiet=True) != 0:
+        return 1
+    env = os.environ
+    env["PORTAL_SITE_DIR"] = str(args.site.resolve())
+    env["PORTAL_STATIC_DIR"] = str(args.out.resolve())
+    embedded: EmbeddedRedis | None = None
+    if not env.get("PORTAL_REDIS_URL"):
+        data_dir = Path(env.get("PORTAL_DATA_DIR") or ".portal")
+        embedded = EmbeddedRedis(data_dir)
+        env["PORTAL_REDIS_URL"] = embedded.start()
+        if not env.get("PORTAL_SECRET_KEY"):
+            env["PORTAL_SECRET_KEY"] = load_or_create_secret(data_dir)
+        print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", file=sys.stderr)
+    stop_watching = threading.Event()
+    try:
+        Settings.from_env()  # report a bad setting here, once, not from every worker
+        if not args.no_watch:
+            _watch_in_background(args.site, args.out, stop_watching)
+        uvicorn.run(
+            "server.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # Forwarded headers are trusted only from configured proxies (PORTAL_TRUSTED_PROXIES).
+            proxy_headers=False,
+            server_header=False,
+            log_level="info",
+        )
+    finally:
+        stop_watching.set()
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def _watch_in_background(site: Path, out: Path, stop: threading.Event) -> None:
+    from portal.builder import watch_site
+
+    threading.Thread(target=watch_site, args=(site, out, stop), daemon=True).start()

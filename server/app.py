@@ -1,0 +1,95 @@
+"""The app factory: `create_app(settings)` wires the API, widgets and the built site."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from server.errors import EXCEPTION_HANDLERS
+from server.metrics import Metrics, MetricsMiddleware
+from server.polls import PollStore, load_polls
+from server.presence import Presence
+from server.routes import ROUTES, Services
+from server.sessions import HEADER_NAME, SessionMiddleware, SessionSigner
+from server.settings import Settings
+from server.store import connect
+
+_SESSION_PATHS = ("/api/presence", "/api/polls")
+
+
+class WidgetFiles(StaticFiles):
+    """Widget assets: cached for a year when asked for by version (`?v=`), briefly otherwise."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
+            )
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The service for `settings`; connects to Redis when it starts, not before."""
+    polls = load_polls(settings.site_dir / "site.toml")
+    signer = SessionSigner(settings.secret_keys, settings.session_max_age)
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = connect(settings)
+        app.state.services = Services(
+            settings=settings,
+            redis=redis,
+            presence=Presence(redis, settings.redis_prefix, settings.presence_ttl),
+            polls=PollStore(redis, settings.redis_prefix, polls),
+            signer=signer,
+            metrics=metrics,
+        )
+        try:
+            yield
+        finally:
+            await redis.aclose()
+
+    routes: list[BaseRoute] = list(ROUTES)
+    if settings.widgets_dir.is_dir():
+        routes.append(Mount("/widgets", WidgetFiles(directory=settings.widgets_dir)))
+    if settings.static_dir is not None:
+        routes.append(Mount("/", StaticFiles(directory=Path(settings.static_dir), html=True)))
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_credentials=True,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type", HEADER_NAME],
+                expose_headers=[HEADER_NAME],
+                max_age=600,
+            ),
+            Middleware(SessionMiddleware, signer=signer, paths=_SESSION_PATHS),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """For `uvicorn --factory server.app:create_app_from_env` (what `portal serve` runs)."""
+    return create_app(Settings.from_env())

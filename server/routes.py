@@ -1,0 +1,248 @@
+"""The HTTP API: thin handlers that parse, call presence/polls, and shape JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from server.errors import ApiError, error_response
+from server.metrics import Metrics, metrics_endpoint
+from server.payloads import (
+    FORM,
+    JSON,
+    media_type,
+    optional_json_object,
+    parse_form,
+    parse_json_object,
+    read_body,
+)
+from server.polls import Poll, PollStore, admin_tally_json, poll_json
+from server.presence import Presence, normalize_page
+from server.sessions import SessionSigner, Visitor
+from server.settings import Settings
+
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@dataclass
+class Services:
+    """What the handlers work with; built in the app's lifespan."""
+
+    settings: Settings
+    redis: Redis
+    presence: Presence
+    polls: PollStore
+    signer: SessionSigner
+    metrics: Metrics
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _visitor(request: Request) -> Visitor:
+    visitor: Visitor = request.scope["state"]["visitor"]
+    return visitor
+
+
+def _json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=_NO_STORE)
+
+
+def _poll(services: Services, request: Request) -> Poll:
+    poll_id = request.path_params["poll_id"]
+    poll = services.polls.polls.get(poll_id)
+    if poll is None:
+        raise ApiError(404, "poll_not_found", f"There is no poll {poll_id[:80]!r}")
+    return poll
+
+
+# Presence
+
+
+async def presence_heartbeat(request: Request) -> Response:
+    services = _services(request)
+    body = await optional_json_object(request, services.settings.max_body_bytes)
+    page = normalize_page(body.get("page"))
+    counts = await services.presence.heartbeat(_visitor(request).id, page)
+    services.metrics.heartbeats.inc()
+    return _json(counts.as_json())
+
+
+async def presence_read(request: Request) -> Response:
+    services = _services(request)
+    counts = await services.presence.counts(normalize_page(request.query_params.get("page")))
+    return _json(counts.as_json())
+
+
+async def presence_leave(request: Request) -> Response:
+    services = _services(request)
+    body = await optional_json_object(request, services.settings.max_body_bytes)
+    visitor = _visitor(request)
+    # A beacon cannot set headers, so a cross-origin embed sends its token in the body.
+    token = body.get("session")
+    if visitor.is_new and isinstance(token, str):
+        visitor = services.signer.verify(token) or visitor
+    if not visitor.is_new:
+        await services.presence.leave(visitor.id, normalize_page(body.get("page")))
+    return Response(status_code=204, headers=_NO_STORE)
+
+
+# Polls
+
+
+async def polls_list(request: Request) -> Response:
+    services = _services(request)
+    visitor = _visitor(request)
+    tallies = await services.polls.tallies(None if visitor.is_new else visitor.id)
+    polls = services.polls.polls.values()
+    return _json({"polls": [poll_json(p, t) for p, t in zip(polls, tallies, strict=True)]})
+
+
+async def poll_read(request: Request) -> Response:
+    services = _services(request)
+    poll = _poll(services, request)
+    visitor = _visitor(request)
+    tally = await services.polls.tally(poll, None if visitor.is_new else visitor.id)
+    return _json(poll_json(poll, tally))
+
+
+async def poll_vote(request: Request) -> Response:
+    services = _services(request)
+    poll = _poll(services, request)
+    kind = media_type(request)
+    if kind == FORM:
+        return await _form_vote(request, services, poll)
+    if kind != JSON:
+        raise ApiError(
+            415, "unsupported_media_type", 'Send votes as application/json: {"option": "..."}'
+        )
+    body = parse_json_object(await read_body(request, services.settings.max_body_bytes))
+    option = _checked_option(poll, body.get("option"))
+    result = await services.polls.vote(poll, _visitor(request).id, option)
+    if not result.counted:
+        return error_response(
+            409,
+            "already_voted",
+            "This session has already voted in this poll",
+            poll=poll_json(poll, result.tally),
+        )
+    services.metrics.votes.labels(poll.id).inc()
+    return _json(poll_json(poll, result.tally), status=201)
+
+
+def _checked_option(poll: Poll, option: object) -> str:
+    if not poll.open:
+        raise ApiError(409, "poll_closed", "This poll is closed")
+    if not isinstance(option, str) or not poll.has_option(option):
+        choices = ", ".join(o.id for o in poll.options)
+        raise ApiError(422, "invalid_option", f"option must be one of: {choices}")
+    return option
+
+
+async def _form_vote(request: Request, services: Services, poll: Poll) -> Response:
+    """The no-JavaScript ballot: count the vote, then go back to the page it came from."""
+    allowed = _trusted_origins(request, services.settings)
+    referer = request.headers.get("referer", "")
+    # Browsers send Origin on form posts ("null" from opaque origins, refused); older ones
+    # only a Referer. A request with neither comes from no browser page, so it is no CSRF.
+    source = request.headers.get("origin", "") or referer
+    if source and _origin_of(source) not in allowed:
+        raise ApiError(403, "forbidden_origin", "Votes must come from the portal's own pages")
+    form = parse_form(await read_body(request, services.settings.max_body_bytes))
+    try:
+        option = _checked_option(poll, form.get("option"))
+    except ApiError:
+        option = None  # nothing counted; the page shows the ballot again
+    if option is not None:
+        result = await services.polls.vote(poll, _visitor(request).id, option)
+        if result.counted:
+            services.metrics.votes.labels(poll.id).inc()
+    back = referer if referer and _origin_of(referer) in allowed else "/"
+    return RedirectResponse(back, status_code=303, headers=_NO_STORE)
+
+
+def _origin_of(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _trusted_origins(request: Request, settings: Settings) -> set[str]:
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    return {own, *settings.allowed_origins}
+
+
+# Admin
+
+
+def _require_admin(request: Request, settings: Settings) -> None:
+    if settings.admin_token is None:
+        raise ApiError(404, "admin_disabled", "The admin API is off: set PORTAL_ADMIN_TOKEN")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = settings.admin_token.encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        raise ApiError(401, "unauthorized", "Send Authorization: Bearer <PORTAL_ADMIN_TOKEN>")
+
+
+async def admin_polls(request: Request) -> Response:
+    services = _services(request)
+    _require_admin(request, services.settings)
+    tallies = await services.polls.tallies(None)
+    polls = services.polls.polls.values()
+    body = [admin_tally_json(p, t) for p, t in zip(polls, tallies, strict=True)]
+    return _json({"polls": body})
+
+
+async def admin_poll(request: Request) -> Response:
+    services = _services(request)
+    _require_admin(request, services.settings)
+    poll = _poll(services, request)
+    return _json(admin_tally_json(poll, await services.polls.tally(poll, None)))
+
+
+# Health
+
+
+async def healthz(request: Request) -> Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services = _services(request)
+    try:
+        async with asyncio.timeout(services.settings.redis_socket_timeout):
+            await services.redis.ping()
+    except (TimeoutError, OSError, RedisError):
+        services.metrics.redis_errors.inc()
+        return error_response(503, "redis_unavailable", "Redis does not answer")
+    return _json({"status": "ready"})
+
+
+ROUTES = [
+    Route("/api/presence", presence_heartbeat, methods=["POST"]),
+    Route("/api/presence", presence_read, methods=["GET"]),
+    Route("/api/presence/leave", presence_leave, methods=["POST"]),
+    Route("/api/polls", polls_list, methods=["GET"]),
+    Route("/api/polls/{poll_id}", poll_read, methods=["GET"]),
+    Route("/api/polls/{poll_id}/votes", poll_vote, methods=["POST"]),
+    Route("/api/admin/polls", admin_polls, methods=["GET"]),
+    Route("/api/admin/polls/{poll_id}", admin_poll, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
+]

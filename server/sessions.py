@@ -1,0 +1,117 @@
+"""Visitor sessions: a random id, signed, carried in a cookie or the `X-Portal-Session` header.
+
+A session is what "one vote per visitor" and "N people online" count. Nothing about it is
+stored server-side until it votes or sends a heartbeat; a forged, expired or garbled token
+is simply treated as no session, and the client gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+
+from itsdangerous import BadData, TimestampSigner
+from starlette.requests import cookie_parser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE_NAME = "portal_session"
+HEADER_NAME = "X-Portal-Session"
+_HEADER_KEY = HEADER_NAME.lower().encode()
+_MAX_TOKEN_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """The session a request belongs to; `is_new` when this response must hand it out."""
+
+    id: str
+    token: str
+    is_new: bool
+
+
+class SessionSigner:
+    """Signs and checks session tokens; accepts any of the keys, signs with the newest."""
+
+    def __init__(self, secret_keys: tuple[str, ...], max_age: int) -> None:
+        # itsdangerous wants the newest key last; settings keep it first.
+        self._signer = TimestampSigner(list(reversed(secret_keys)), salt="portal.session")
+        self.max_age = max_age
+
+    def new(self) -> Visitor:
+        # 12 random bytes: 96 bits is unguessable and keeps ids short in Redis.
+        visitor_id = base64.urlsafe_b64encode(secrets.token_bytes(12)).decode()
+        return Visitor(visitor_id, self._signer.sign(visitor_id).decode(), is_new=True)
+
+    def verify(self, token: str) -> Visitor | None:
+        if not token or len(token) > _MAX_TOKEN_LENGTH:
+            return None
+        try:
+            visitor_id = self._signer.unsign(token, max_age=self.max_age).decode()
+        except (BadData, UnicodeDecodeError):
+            return None
+        if len(visitor_id) != 16:
+            return None
+        return Visitor(visitor_id, token, is_new=False)
+
+    def resolve(self, header_token: str | None, cookie_token: str | None) -> Visitor:
+        """The request's visitor: the header wins over the cookie, a new one if neither is valid."""
+        for token in (header_token, cookie_token):
+            if token:
+                visitor = self.verify(token)
+                if visitor is not None:
+                    return visitor
+        return self.new()
+
+
+class SessionMiddleware:
+    """Puts `scope["state"]["visitor"]` on API requests and hands new sessions out.
+
+    A new session goes out both as the `portal_session` cookie (same-origin pages) and in the
+    `X-Portal-Session` response header (cross-origin embeds, where cookies are blocked).
+    """
+
+    def __init__(self, app: ASGIApp, signer: SessionSigner, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.signer = signer
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.paths):
+            await self.app(scope, receive, send)
+            return
+        header_token = cookie_token = None
+        for key, value in scope["headers"]:
+            if key == _HEADER_KEY and header_token is None:
+                header_token = value.decode("latin-1").strip()
+            elif key == b"cookie" and cookie_token is None:
+                cookie_token = _cookie_value(value.decode("latin-1"))
+        visitor = self.signer.resolve(header_token, cookie_token)
+        scope.setdefault("state", {})["visitor"] = visitor
+        if not visitor.is_new:
+            await self.app(scope, receive, send)
+            return
+        secure = scope.get("scheme") == "https"
+        cookie = _set_cookie(visitor.token, self.signer.max_age, secure)
+
+        async def send_with_session(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"set-cookie", cookie))
+                headers.append((_HEADER_KEY, visitor.token.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_session)
+
+
+def _cookie_value(header: str) -> str | None:
+    # Starlette's lenient parser: one malformed cookie from another app must not hide ours.
+    return cookie_parser(header).get(COOKIE_NAME)
+
+
+def _set_cookie(token: str, max_age: int, secure: bool) -> bytes:
+    parts = [f"{COOKIE_NAME}={token}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts).encode()

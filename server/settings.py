@@ -1,0 +1,122 @@
+"""Settings: every `PORTAL_*` environment variable, read once, typed and checked."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.assets import widgets_dir
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to run. Build it with `Settings.from_env()` or directly in tests."""
+
+    redis_url: str
+    secret_keys: tuple[str, ...]
+    """Newest first: new sessions are signed with the first, older keys still verify."""
+    admin_token: str | None = None
+    presence_ttl: int = 60
+    allowed_origins: tuple[str, ...] = ()
+    redis_prefix: str = "portal:"
+    site_dir: Path = Path("site")
+    static_dir: Path | None = None
+    """The built site served at `/`; None serves only the API and widgets."""
+    widgets_dir: Path = field(default_factory=widgets_dir)
+    session_max_age: int = 400 * 24 * 3600
+    max_body_bytes: int = 4096
+    redis_connect_timeout: float = 1.0
+    redis_socket_timeout: float = 1.0
+    redis_max_connections: int = 64
+    redis_pool_timeout: float = 1.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the `PORTAL_*` variables; raise SettingsError with a clear message on bad ones."""
+        env = os.environ if environ is None else environ
+        redis_url = env.get("PORTAL_REDIS_URL", "").strip()
+        if not redis_url:
+            raise SettingsError(
+                "PORTAL_REDIS_URL is not set (`portal serve` starts an embedded Redis and sets it)"
+            )
+        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                "PORTAL_REDIS_URL must start with redis://, rediss:// or unix://, "
+                f"got {redis_url!r}"
+            )
+        keys = tuple(k.strip() for k in env.get("PORTAL_SECRET_KEY", "").split(",") if k.strip())
+        if not keys:
+            raise SettingsError(
+                "PORTAL_SECRET_KEY is required with an external Redis (it signs visitor sessions; "
+                "every instance needs the same one). Make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        for key in keys:
+            if len(key) < 16:
+                raise SettingsError("PORTAL_SECRET_KEY keys must be at least 16 characters long")
+        static = env.get("PORTAL_STATIC_DIR", "").strip()
+        return cls(
+            redis_url=redis_url,
+            secret_keys=keys,
+            admin_token=env.get("PORTAL_ADMIN_TOKEN", "").strip() or None,
+            presence_ttl=_whole_seconds(env, "PORTAL_PRESENCE_TTL", 60, low=2, high=86400),
+            allowed_origins=_origins(env.get("PORTAL_ALLOWED_ORIGINS", "")),
+            redis_prefix=env.get("PORTAL_REDIS_PREFIX", "portal:"),
+            site_dir=Path(env.get("PORTAL_SITE_DIR", "site")),
+            static_dir=Path(static) if static else None,
+        )
+
+
+def _whole_seconds(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high} seconds, got {value}")
+    return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = []
+    for item in raw.split(","):
+        origin = item.strip().rstrip("/")
+        if not origin:
+            continue
+        if origin == "*":
+            raise SettingsError(
+                "PORTAL_ALLOWED_ORIGINS cannot be '*': sessions travel with credentials, "
+                "so list each origin (https://example.org)"
+            )
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise SettingsError(
+                f"PORTAL_ALLOWED_ORIGINS entries must look like https://host[:port], got {item!r}"
+            )
+        origins.append(origin.lower())
+    return tuple(origins)
+
+
+def load_or_create_secret(data_dir: Path) -> str:
+    """The secret key kept in the data dir for laptop use, generated on first run."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

@@ -1,0 +1,41 @@
+"""The embedded Redis of `portal serve`: votes survive a stop and start of the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.embedded import EmbeddedRedis, EmbeddedRedisError
+from server.settings import Settings
+
+VOTES = "/api/polls/portal-rating/votes"
+
+
+async def test_votes_survive_a_restart(
+    client_for: Callable[..., Any], make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    with EmbeddedRedis(data) as url:
+        assert url.startswith("unix://")
+        async with client_for(make_settings(redis_url=url)) as client:
+            assert (await client.post(VOTES, json={"option": "tot"})).status_code == 201
+            token = client.cookies["portal_session"]
+    with EmbeddedRedis(data) as url:
+        async with client_for(make_settings(redis_url=url), cookies={"portal_session": token}) as c:
+            poll = (await c.get("/api/polls/portal-rating")).json()
+            assert poll["total"] == 1 and poll["voted"] == "tot"
+            assert (await c.post(VOTES, json={"option": "rat-tot"})).status_code == 409
+
+
+def test_second_instance_on_same_data_dir_is_refused(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path), pytest.raises(EmbeddedRedisError, match="already serves"):
+        EmbeddedRedis(tmp_path).start()
+
+
+def test_long_data_dir_falls_back_to_tcp(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    with EmbeddedRedis(deep) as url:
+        assert url.startswith("redis://127.0.0.1:")

@@ -1,0 +1,61 @@
+"""Settings from the environment: typed, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import Settings, SettingsError, load_or_create_secret
+
+BASE = {"PORTAL_REDIS_URL": "redis://127.0.0.1:6379/0", "PORTAL_SECRET_KEY": "s" * 32}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.presence_ttl == 60
+    assert settings.admin_token is None
+    assert settings.allowed_origins == ()
+    assert settings.secret_keys == ("s" * 32,)
+
+
+def test_values() -> None:
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "PORTAL_PRESENCE_TTL": "30",
+            "PORTAL_ADMIN_TOKEN": "tok",
+            "PORTAL_ALLOWED_ORIGINS": "https://a.example, http://b.example:8080/",
+            "PORTAL_SECRET_KEY": "new-key-xxxxxxxxxxxx,old-key-yyyyyyyyyyyy",
+        }
+    )
+    assert settings.presence_ttl == 30 and settings.admin_token == "tok"
+    assert settings.allowed_origins == ("https://a.example", "http://b.example:8080")
+    assert settings.secret_keys == ("new-key-xxxxxxxxxxxx", "old-key-yyyyyyyyyyyy")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"PORTAL_PRESENCE_TTL": "abc"},
+            "PORTAL_PRESENCE_TTL must be a whole number of seconds, got 'abc'",
+        ),
+        ({"PORTAL_PRESENCE_TTL": "0"}, "PORTAL_PRESENCE_TTL must be between"),
+        ({"PORTAL_ALLOWED_ORIGINS": "*"}, "cannot be '*'"),
+        ({"PORTAL_ALLOWED_ORIGINS": "a.example"}, "must look like https://host"),
+        ({"PORTAL_REDIS_URL": "mysql://x"}, "must start with redis://"),
+        ({"PORTAL_SECRET_KEY": ""}, "PORTAL_SECRET_KEY is required"),
+        ({"PORTAL_SECRET_KEY": "short"}, "at least 16 characters"),
+    ],
+)
+def test_bad_values_say_what_is_wrong(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("*", r"\*").replace("(", r"\(")):
+        Settings.from_env({**BASE, **env})
+
+
+def test_secret_generated_once(tmp_path: Path) -> None:
+    first = load_or_create_secret(tmp_path)
+    assert len(first) >= 32
+    assert load_or_create_secret(tmp_path) == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
