@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
+from types import FrameType
 
 from server.embedded import EmbeddedRedis, EmbeddedRedisError
 from server.polls import PollConfigError, load_polls
@@ -78,6 +80,9 @@ def _serve(args: argparse.Namespace) -> int:
             env["PORTAL_SECRET_KEY"] = load_or_create_secret(data_dir)
         print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", file=sys.stderr)
     stop_watching = threading.Event()
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; turning that into
+    # SystemExit lets the `finally` below stop the embedded Redis instead of orphaning it.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         Settings.from_env()  # report a bad setting here, once, not from every worker
         if not args.no_watch:
@@ -98,6 +103,10 @@ def _serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _watch_in_background(site: Path, out: Path, stop: threading.Event) -> None:

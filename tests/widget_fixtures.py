@@ -186,7 +186,8 @@ class Problems:
 def problems() -> Iterator[Problems]:
     found = Problems()
     yield found
-    assert found.unexpected() == []
+    unexpected = found.unexpected()
+    assert not unexpected, unexpected
 
 
 def axe_source() -> str | None:

@@ -1,0 +1,128 @@
+/* Client-side search over /tim-kiem.json. Diacritics are ignored on both sides, so
+   "tin moi" finds "tin mới" and "dau tu" finds "đầu tư" (đ has no combining mark, so it is
+   folded by hand, like the builder does for the index). Results are built with DOM calls,
+   never innerHTML. */
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-search-form]");
+  if (!form) return;
+  var input = form.querySelector("[data-search-input]");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var LIMIT = 50;
+  var index = null;
+  var loading = null;
+
+  function fold(text) {
+    return text
+      .replace(/[đĐ]/g, "d")
+      .normalize("NFD")
+      .replace(/[\u0300-\u036f]/g, "")
+      .toLowerCase()
+      .replace(/\s+/g, " ")
+      .trim();
+  }
+
+  function load() {
+    if (!loading) {
+      loading = fetch(form.getAttribute("data-index"), { credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.json();
+        })
+        .then(function (docs) {
+          docs.forEach(function (doc) {
+            doc.ft = fold(doc.t);
+          });
+          index = docs;
+          return docs;
+        });
+    }
+    return loading;
+  }
+
+  function render(query, docs) {
+    while (list.firstChild) list.removeChild(list.firstChild);
+    var terms = fold(query).split(" ").filter(Boolean);
+    if (!terms.length) {
+      status.textContent = "Nhập từ khóa để tìm bài viết.";
+      return;
+    }
+    var hits = [];
+    docs.forEach(function (doc, order) {
+      var score = 0;
+      for (var i = 0; i < terms.length; i++) {
+        if (doc.k.indexOf(terms[i]) < 0) return;
+        if (doc.ft.indexOf(terms[i]) >= 0) score += 1;
+      }
+      hits.push({ doc: doc, score: score, order: order });
+    });
+    // Title matches first, then newest first (the index is sorted newest first).
+    hits.sort(function (a, b) {
+      return b.score - a.score || a.order - b.order;
+    });
+    status.textContent = hits.length
+      ? "Tìm thấy " + hits.length + " bài viết cho “" + query + "”" +
+        (hits.length > LIMIT ? ", hiện " + LIMIT + " bài đầu." : ".")
+      : "Không tìm thấy bài viết nào cho “" + query + "”.";
+    hits.slice(0, LIMIT).forEach(function (hit) {
+      var item = document.createElement("li");
+      item.className = "search-result";
+      var heading = document.createElement("h2");
+      heading.className = "search-result__title";
+      var link = document.createElement("a");
+      link.href = hit.doc.u;
+      link.textContent = hit.doc.t;
+      heading.appendChild(link);
+      var meta = document.createElement("p");
+      meta.className = "search-result__meta";
+      meta.textContent = hit.doc.c + " · " + hit.doc.d;
+      var summary = document.createElement("p");
+      summary.className = "search-result__summary";
+      summary.textContent = hit.doc.s;
+      item.appendChild(heading);
+      item.appendChild(meta);
+      item.appendChild(summary);
+      list.appendChild(item);
+    });
+  }
+
+  function run(query, updateUrl) {
+    if (updateUrl && window.history && window.history.replaceState) {
+      var url = new URL(window.location.href);
+      if (query) url.searchParams.set("q", query);
+      else url.searchParams.delete("q");
+      window.history.replaceState(null, "", url.toString());
+    }
+    if (index) {
+      render(query, index);
+      return;
+    }
+    status.textContent = "Đang tải chỉ mục tìm kiếm…";
+    load().then(
+      function (docs) {
+        render(input.value, docs);
+      },
+      function () {
+        status.textContent = "Không tải được chỉ mục tìm kiếm. Vui lòng thử lại sau.";
+      }
+    );
+  }
+
+  var timer = null;
+  input.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(function () {
+      run(input.value, true);
+    }, 150);
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    run(input.value, true);
+  });
+
+  var initial = new URLSearchParams(window.location.search).get("q") || "";
+  input.value = initial;
+  if (initial) run(initial, false);
+  else status.textContent = "Nhập từ khóa để tìm bài viết.";
+})();
