@@ -80,6 +80,14 @@ def _serve(args: argparse.Namespace) -> int:
             env["PORTAL_SECRET_KEY"] = load_or_create_secret(data_dir)
         print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", file=sys.stderr)
     stop_watching = threading.Event()
+    metrics_dir: str | None = None
+    if args.workers > 1:
+        # Each worker writes its metrics here and /metrics sums them all (prometheus_client's
+        # multiprocess mode); fresh per run so counts from an earlier run never leak in.
+        import tempfile
+
+        metrics_dir = tempfile.mkdtemp(prefix="portal-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # uvicorn re-raises the SIGTERM it caught once it has shut down; turning that into
     # SystemExit lets the `finally` below stop the embedded Redis instead of orphaning it.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -97,9 +105,14 @@ def _serve(args: argparse.Namespace) -> int:
             proxy_headers=False,
             server_header=False,
             log_level="info",
+            access_log=False,  # the app writes its own JSON access log, with request ids
         )
     finally:
         stop_watching.set()
+        if metrics_dir is not None:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         if embedded is not None:
             embedded.stop()
     return 0

@@ -10,15 +10,19 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from server.errors import EXCEPTION_HANDLERS
+from server.clients import ForwardedMiddleware
+from server.errors import EXCEPTION_HANDLERS, api_not_found
+from server.logs import RequestLogMiddleware, configure_logging
 from server.metrics import Metrics, MetricsMiddleware
 from server.polls import PollStore, load_polls
 from server.presence import Presence
+from server.ratelimit import VoteRateLimiter
 from server.routes import ROUTES, Services
+from server.security import SecurityHeadersMiddleware
 from server.sessions import HEADER_NAME, SessionMiddleware, SessionSigner
 from server.settings import Settings
 from server.store import connect
@@ -48,7 +52,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = connect(settings)
+        redis = await connect(settings)
         app.state.services = Services(
             settings=settings,
             redis=redis,
@@ -56,13 +60,19 @@ def create_app(settings: Settings) -> Starlette:
             polls=PollStore(redis, settings.redis_prefix, polls),
             signer=signer,
             metrics=metrics,
+            limiter=(
+                VoteRateLimiter(redis, settings, settings.vote_rate_limit)
+                if settings.vote_rate_limit
+                else None
+            ),
         )
         try:
             yield
         finally:
             await redis.aclose()
 
-    routes: list[BaseRoute] = list(ROUTES)
+    # Anything else under /api is a JSON 404, before the static site's catch-all can answer.
+    routes: list[BaseRoute] = [*ROUTES, Route("/api/{rest:path}", api_not_found)]
     if settings.widgets_dir.is_dir():
         routes.append(Mount("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:
@@ -71,6 +81,11 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            # Outermost first: the request id and access log cover everything, then the real
+            # client address and scheme (trusted proxies) for all that follows.
+            Middleware(RequestLogMiddleware),
+            Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies),
+            Middleware(SecurityHeadersMiddleware, allowed_origins=settings.allowed_origins),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(
                 CORSMiddleware,
@@ -78,7 +93,7 @@ def create_app(settings: Settings) -> Starlette:
                 allow_credentials=True,
                 allow_methods=["GET", "POST"],
                 allow_headers=["Content-Type", HEADER_NAME],
-                expose_headers=[HEADER_NAME],
+                expose_headers=[HEADER_NAME, "Retry-After"],
                 max_age=600,
             ),
             Middleware(SessionMiddleware, signer=signer, paths=_SESSION_PATHS),
@@ -92,4 +107,5 @@ def create_app(settings: Settings) -> Starlette:
 
 def create_app_from_env() -> Starlette:
     """For `uvicorn --factory server.app:create_app_from_env` (what `portal serve` runs)."""
+    configure_logging()
     return create_app(Settings.from_env())

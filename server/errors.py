@@ -28,11 +28,19 @@ _HTTP_CODES = {
 class ApiError(Exception):
     """An answer the client caused: a status, a snake_case code, a message, maybe more fields."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = extra
 
 
@@ -45,9 +53,14 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
+async def api_not_found(request: Request) -> Response:
+    """Unknown `/api/...` paths: a JSON 404, never the static site's HTML 404 page."""
+    raise ApiError(404, "not_found", "There is no such API endpoint")
+
+
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, **exc.extra)
+    return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -71,7 +84,15 @@ async def redis_error(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Runs outside the request's middleware, so the request id comes from the scope.
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path[:200],
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 

@@ -1,10 +1,17 @@
-"""Prometheus metrics: one registry per app, so each app (and each test) counts alone."""
+"""Prometheus metrics: one registry per app, so each app (and each test) counts alone.
+
+With several uvicorn workers (`PROMETHEUS_MULTIPROC_DIR` set, as `portal serve --workers N`
+does) each process writes its values to files in that directory and `/metrics` adds up all
+the workers' files, so whichever worker answers the scrape reports the whole service.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -40,8 +47,25 @@ class Metrics:
             "Requests answered 503 because Redis failed.",
             registry=self.registry,
         )
+        self.online = Gauge(
+            "portal_presence_online",
+            "Visitors online site-wide, as the latest heartbeat counted them.",
+            registry=self.registry,
+            # Every worker sees the same Redis count; the freshest one is the answer.
+            multiprocess_mode="mostrecent",
+        )
+        self.rate_limited = Counter(
+            "portal_rate_limited",
+            "Vote requests refused with 429 by the per-address rate limit.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)
 
 

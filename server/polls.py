@@ -2,21 +2,23 @@
 
 Each poll keeps two hashes under its own hash tag: ballots (session -> option, written
 only if absent) and the tally (option -> votes, plus `:updated_at`). Casting a vote is one
-Lua script, so a ballot is never recorded without being counted, nor counted twice.
+Lua script, so a ballot is never recorded without being counted, nor counted twice. Votes
+for one poll sent within one event-loop tick share one script call (see `server.batching`);
+each vote still gets its own answer: counted or not, and the tally right after it.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-
-from server.store import load_script
+from server.batching import Coalescer
+from server.store import RedisClient, load_script, run_scripts
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _UPDATED_AT = ":updated_at"
@@ -103,20 +105,27 @@ def _options(where: str, entry: dict[str, Any]) -> tuple[Option, ...]:
     return tuple(options)
 
 
+def _fields(flat: list[bytes]) -> dict[str, str]:
+    return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+
+
+def _timestamp(stamp: str | bytes | None) -> datetime | None:
+    return datetime.fromtimestamp(float(stamp), UTC) if stamp else None
+
+
 def _decode_tally(poll: Poll, flat: list[bytes], voted: bytes | None) -> Tally:
-    fields = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-    updated = fields.get(_UPDATED_AT)
+    fields = _fields(flat)
     return Tally(
         votes={option.id: int(fields.get(option.id, 0)) for option in poll.options},
         voted=voted.decode() if voted else None,
-        updated_at=datetime.fromtimestamp(float(updated), UTC) if updated else None,
+        updated_at=_timestamp(fields.get(_UPDATED_AT)),
     )
 
 
 class PollStore:
     """Reads tallies and casts votes for the configured polls."""
 
-    def __init__(self, redis: Redis, prefix: str, polls: dict[str, Poll]) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, polls: dict[str, Poll]) -> None:
         self.redis = redis
         self.polls = polls
         self._keys = {
@@ -125,28 +134,52 @@ class PollStore:
         }
         self._vote = load_script(redis, "vote")
         self._read = load_script(redis, "poll_read")
+        # One coalescer per poll: a script call may only touch one poll's keys (one hash slot).
+        self._votes: dict[str, Coalescer[tuple[str, str], VoteResult]] = {
+            poll_id: Coalescer(self._vote_batch_for(poll)) for poll_id, poll in polls.items()
+        }
 
     async def tally(self, poll: Poll, session_id: str | None) -> Tally:
         voted, flat = await self._read(keys=self._keys[poll.id], args=[session_id or ""])
         return _decode_tally(poll, flat, voted)
 
     async def tallies(self, session_id: str | None) -> list[Tally]:
-        """Every poll's tally, in one round trip."""
+        """Every poll's tally, in one round trip (one per node on a cluster)."""
         polls = list(self.polls.values())
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for poll in polls:
-                await self._read(keys=self._keys[poll.id], args=[session_id or ""], client=pipe)
-            results = await pipe.execute()
+        results = await run_scripts(
+            self.redis, [(self._read, self._keys[p.id], [session_id or ""]) for p in polls]
+        )
         return [
             _decode_tally(p, flat, voted) for p, (voted, flat) in zip(polls, results, strict=True)
         ]
 
     async def vote(self, poll: Poll, session_id: str, option_id: str) -> VoteResult:
         """Cast `session_id`'s one vote; `counted` is False if it had voted already."""
-        counted, choice, flat = await self._vote(
-            keys=self._keys[poll.id], args=[session_id, option_id]
-        )
-        return VoteResult(bool(counted), _decode_tally(poll, flat, choice))
+        return await self._votes[poll.id]((session_id, option_id))
+
+    def _vote_batch_for(
+        self, poll: Poll
+    ) -> Callable[[list[tuple[str, str]]], Awaitable[list[VoteResult]]]:
+        keys = self._keys[poll.id]
+
+        async def vote_batch(votes: list[tuple[str, str]]) -> list[VoteResult]:
+            """One script call for many votes; each answered with the tally right after it."""
+            args = [value for vote in votes for value in vote]
+            before, stamp, flat = await self._vote(keys=keys, args=args)
+            fields = _fields(before)
+            counts = {option.id: int(fields.get(option.id, 0)) for option in poll.options}
+            updated_at = _timestamp(fields.get(_UPDATED_AT))
+            stamped = _timestamp(stamp)
+            results = []
+            for i in range(0, len(flat), 2):
+                counted, choice = bool(flat[i]), flat[i + 1].decode()
+                if counted:
+                    counts[choice] = counts.get(choice, 0) + 1
+                    updated_at = stamped
+                results.append(VoteResult(counted, Tally(dict(counts), choice, updated_at)))
+            return results
+
+        return vote_batch
 
 
 def poll_json(poll: Poll, tally: Tally) -> dict[str, Any]:

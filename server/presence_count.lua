@@ -1,5 +1,5 @@
 -- Counts sessions whose expiry is still ahead, registering nothing: O(log N) per scope.
--- KEYS: the scopes to count.
+-- KEYS: the scopes to count (one call may answer many readers).
 local now_parts = redis.call('TIME')
 local now = now_parts[1] * 1000 + math.floor(now_parts[2] / 1000)
 local counts = {}

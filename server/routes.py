@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from server.clients import client_address
 from server.errors import ApiError, error_response
 from server.metrics import Metrics, metrics_endpoint
+from server.openapi import openapi_endpoint
 from server.payloads import (
     FORM,
     JSON,
@@ -27,8 +28,10 @@ from server.payloads import (
 )
 from server.polls import Poll, PollStore, admin_tally_json, poll_json
 from server.presence import Presence, normalize_page
+from server.ratelimit import VoteRateLimiter
 from server.sessions import SessionSigner, Visitor
 from server.settings import Settings
+from server.store import RedisClient
 
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -38,11 +41,12 @@ class Services:
     """What the handlers work with; built in the app's lifespan."""
 
     settings: Settings
-    redis: Redis
+    redis: RedisClient
     presence: Presence
     polls: PollStore
     signer: SessionSigner
     metrics: Metrics
+    limiter: VoteRateLimiter | None = None
 
 
 def _services(request: Request) -> Services:
@@ -76,6 +80,7 @@ async def presence_heartbeat(request: Request) -> Response:
     page = normalize_page(body.get("page"))
     counts = await services.presence.heartbeat(_visitor(request).id, page)
     services.metrics.heartbeats.inc()
+    services.metrics.online.set(counts.online)
     return _json(counts.as_json())
 
 
@@ -129,6 +134,7 @@ async def poll_vote(request: Request) -> Response:
         )
     body = parse_json_object(await read_body(request, services.settings.max_body_bytes))
     option = _checked_option(poll, body.get("option"))
+    await _rate_limit(request, services)
     result = await services.polls.vote(poll, _visitor(request).id, option)
     if not result.counted:
         return error_response(
@@ -165,11 +171,27 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
     except ApiError:
         option = None  # nothing counted; the page shows the ballot again
     if option is not None:
+        await _rate_limit(request, services)
         result = await services.polls.vote(poll, _visitor(request).id, option)
         if result.counted:
             services.metrics.votes.labels(poll.id).inc()
     back = referer if referer and _origin_of(referer) in allowed else "/"
     return RedirectResponse(back, status_code=303, headers=_NO_STORE)
+
+
+async def _rate_limit(request: Request, services: Services) -> None:
+    """Take one vote from this client address's window, or refuse with 429 (see ratelimit)."""
+    if services.limiter is None:
+        return
+    decision = await services.limiter.acquire(client_address(request.scope))
+    if not decision.allowed:
+        services.metrics.rate_limited.inc()
+        raise ApiError(
+            429,
+            "rate_limited",
+            "Too many votes from your network; try again later.",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
 
 
 def _origin_of(url: str) -> str:
@@ -245,4 +267,5 @@ ROUTES = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics_endpoint, methods=["GET"]),
+    Route("/api/openapi.json", openapi_endpoint, methods=["GET"]),
 ]

@@ -80,19 +80,28 @@ class SessionMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self.paths):
             await self.app(scope, receive, send)
             return
-        header_token = cookie_token = None
+        header_token = cookie_token = origin = host = None
         for key, value in scope["headers"]:
             if key == _HEADER_KEY and header_token is None:
                 header_token = value.decode("latin-1").strip()
             elif key == b"cookie" and cookie_token is None:
                 cookie_token = _cookie_value(value.decode("latin-1"))
+            elif key == b"origin" and origin is None:
+                origin = value.decode("latin-1").strip().lower()
+            elif key == b"host" and host is None:
+                host = value.decode("latin-1").strip().lower()
         visitor = self.signer.resolve(header_token, cookie_token)
         scope.setdefault("state", {})["visitor"] = visitor
         if not visitor.is_new:
             await self.app(scope, receive, send)
             return
         secure = scope.get("scheme") == "https"
-        cookie = _set_cookie(visitor.token, self.signer.max_age, secure)
+        # An embed on another site: the browser keeps the cookie in that site's partition
+        # (CHIPS) rather than dropping it as a third-party cookie. Partitioned needs Secure.
+        cross_site = origin is not None and origin != f"{scope.get('scheme')}://{host}"
+        cookie = _set_cookie(
+            visitor.token, self.signer.max_age, secure, partitioned=secure and cross_site
+        )
 
         async def send_with_session(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -110,8 +119,10 @@ def _cookie_value(header: str) -> str | None:
     return cookie_parser(header).get(COOKIE_NAME)
 
 
-def _set_cookie(token: str, max_age: int, secure: bool) -> bytes:
+def _set_cookie(token: str, max_age: int, secure: bool, *, partitioned: bool = False) -> bytes:
     parts = [f"{COOKIE_NAME}={token}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
     if secure:
         parts.append("Secure")
+    if partitioned:
+        parts.append("Partitioned")
     return "; ".join(parts).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -9,6 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.assets import widgets_dir
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_VOTE_RATE_LIMIT = "30/minute"
+"""New votes per client address (IPv4 /32, IPv6 /64). Each session votes once, so one
+address votes more only when several people share it (an office, a school, a mobile carrier's
+NAT): 30 a minute lets a whole office vote within minutes, while a script stuffing ballots gets
+30 instead of thousands. `PORTAL_VOTE_RATE_LIMIT=off` turns it off."""
 
 
 class SettingsError(ValueError):
@@ -36,6 +45,10 @@ class Settings:
     redis_socket_timeout: float = 1.0
     redis_max_connections: int = 64
     redis_pool_timeout: float = 1.0
+    vote_rate_limit: str | None = None
+    """A `limits` rate string ("20/minute") for new votes per client address; None = no limit."""
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    """Peers whose X-Forwarded-For / X-Forwarded-Proto are believed."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +84,8 @@ class Settings:
             redis_prefix=env.get("PORTAL_REDIS_PREFIX", "portal:"),
             site_dir=Path(env.get("PORTAL_SITE_DIR", "site")),
             static_dir=Path(static) if static else None,
+            vote_rate_limit=_rate_limit(env.get("PORTAL_VOTE_RATE_LIMIT")),
+            trusted_proxies=_networks(env.get("PORTAL_TRUSTED_PROXIES", "")),
         )
 
 
@@ -105,6 +120,39 @@ def _origins(raw: str) -> tuple[str, ...]:
             )
         origins.append(origin.lower())
     return tuple(origins)
+
+
+def _rate_limit(raw: str | None) -> str | None:
+    from limits import parse
+
+    value = DEFAULT_VOTE_RATE_LIMIT if raw is None or not raw.strip() else raw.strip()
+    if value.lower() in ("off", "none", "0"):
+        return None
+    try:
+        item = parse(value)
+    except ValueError:
+        raise SettingsError(
+            f"PORTAL_VOTE_RATE_LIMIT must look like '20/minute' (or 'off'), got {value!r}"
+        ) from None
+    if item.amount < 1:
+        raise SettingsError(f"PORTAL_VOTE_RATE_LIMIT must allow at least one vote, got {value!r}")
+    return value
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in raw.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise SettingsError(
+                "PORTAL_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR networks "
+                f"(10.0.0.0/8, ::1), got {text!r}"
+            ) from None
+    return tuple(networks)
 
 
 def load_or_create_secret(data_dir: Path) -> str:

@@ -1,18 +1,31 @@
-"""The Redis connection: bounded timeouts, a waiting pool, and Lua scripts loaded from files."""
+"""The Redis connection: bounded timeouts, a waiting pool, and Lua scripts loaded from files.
+
+`connect` asks the server whether it is a Redis Cluster node (`INFO cluster`) and answers
+with redis-py's cluster client if so, so one `PORTAL_REDIS_URL` setting covers both.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from server.settings import Settings
 
 _LUA_DIR = Path(__file__).resolve().parent
+_log = logging.getLogger(__name__)
+
+RedisClient: TypeAlias = Redis | RedisCluster
+"""What the service talks to: a single Redis (or a replica set's primary) or a Cluster."""
 
 
 class Script(Protocol):
@@ -23,7 +36,14 @@ class Script(Protocol):
     ) -> Any: ...
 
 
-def connect(settings: Settings) -> Redis:
+def _retry(errors: tuple[type[RedisError], ...] | None = None) -> Retry:
+    # One quick retry: enough to ride over a restart (the pool's old sockets are dead, or a
+    # cluster's slot map is stale after a failover) without multiplying a slow Redis's cost.
+    backoff = ExponentialBackoff(cap=0.05, base=0.01)
+    return Retry(backoff, 1) if errors is None else Retry(backoff, 1, errors)
+
+
+def connect_single(settings: Settings) -> Redis:
     """A client whose every wait is bounded, so an unreachable Redis means a fast error.
 
     One quick retry on a broken connection lets requests ride over a Redis restart (the
@@ -36,14 +56,76 @@ def connect(settings: Settings) -> Redis:
         timeout=settings.redis_pool_timeout,
         socket_connect_timeout=settings.redis_connect_timeout,
         socket_timeout=settings.redis_socket_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1, (RedisConnectionError,)),
+        retry=_retry((RedisConnectionError,)),
         health_check_interval=30,
     )
     return Redis(connection_pool=pool)
 
 
-def load_script(redis: Redis, name: str) -> Script:
+def connect_cluster(settings: Settings) -> RedisCluster:
+    """The cluster client with the same bounds as `connect_single`.
+
+    Differences that follow from redis-py: `max_connections` is per node and a full node
+    pool fails at once (MaxConnectionsError, a 503) instead of waiting; the one retry also
+    covers a timeout, because the client re-reads the slot map before retrying, which is
+    what lets it find the new primary after a failover.
+    """
+    return RedisCluster.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        socket_connect_timeout=settings.redis_connect_timeout,
+        socket_timeout=settings.redis_socket_timeout,
+        retry=_retry(),
+        health_check_interval=30,
+    )
+
+
+async def is_cluster(redis: Redis) -> bool:
+    """Whether the server behind `redis` has cluster mode on (`INFO cluster`)."""
+    info = await redis.info("cluster")
+    return bool(int(info.get("cluster_enabled", 0)))
+
+
+async def connect(settings: Settings) -> RedisClient:
+    """The client for `settings.redis_url`: the cluster client when it names a cluster node.
+
+    If Redis cannot be asked (down while the service starts), this assumes a single Redis and
+    says so in the log: the service still starts and answers 503 until Redis is back. Start a
+    clustered deployment after its cluster, as the service never switches clients later.
+    """
+    single = connect_single(settings)
+    if settings.redis_url.startswith("unix://"):
+        return single
+    try:
+        clustered = await is_cluster(single)
+    except RedisError as exc:
+        _log.warning("could not ask Redis whether it is a cluster (%s); assuming it is not", exc)
+        return single
+    if not clustered:
+        return single
+    await single.aclose()
+    return connect_cluster(settings)
+
+
+def load_script(redis: RedisClient, name: str) -> Script:
     """Register `server/<name>.lua` with the client."""
     source = (_LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
     script: Script = redis.register_script(source)
     return script
+
+
+async def run_scripts(
+    redis: RedisClient, calls: Sequence[tuple[Script, list[Any], list[Any]]]
+) -> list[Any]:
+    """Run several `(script, keys, args)` calls; their results in the same order.
+
+    On a single Redis they go in one pipeline (one round trip). On a cluster their keys may
+    live on different nodes and redis-py refuses EVALSHA in a cluster pipeline, so they run
+    concurrently instead, each on the node owning its keys.
+    """
+    if isinstance(redis, RedisCluster):
+        return list(await asyncio.gather(*(script(keys=k, args=a) for script, k, a in calls)))
+    async with redis.pipeline(transaction=False) as pipe:
+        for script, keys, args in calls:
+            await script(keys=keys, args=args, client=pipe)
+        return list(await pipe.execute())

@@ -1,5 +1,8 @@
 """Cross-site embeds (a page on `localhost:B` using the API on `127.0.0.1:A`) and axe-core."""
 
+# The fixtures are imported from tests.widget_fixtures, so test arguments share their names.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import json
@@ -115,7 +118,9 @@ def test_an_empty_mount_point_gets_a_ballot_built_by_the_script(
     page = problems.watch(chromium.new_context().new_page())
     page.goto(host)
     expect(page.locator(ITEMS)).to_have_text(["1 person online"])
-    expect(page.get_by_role("group", name="Đánh giá của bạn về cổng thông tin điện tử")).to_be_visible()
+    expect(
+        page.get_by_role("group", name="Đánh giá của bạn về cổng thông tin điện tử")
+    ).to_be_visible()
     page.get_by_label("Rất tốt", exact=True).check()
     page.get_by_role("button", name="Vote").click()
     expect(page.locator(MINE)).to_contain_text("Rất tốt")

@@ -1,5 +1,8 @@
 """The poll widget in real Chromium against a real `portal serve` on real Redis."""
 
+# The fixtures are imported from tests.widget_fixtures, so test arguments share their names.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import shutil
@@ -103,9 +106,7 @@ def test_vote_without_javascript_goes_through_the_form(
     assert {o["id"]: o["votes"] for o in tally["options"]}["rat-tot"] == 1
 
     # The same visitor (same cookie) with JavaScript on sees its vote counted and marked.
-    js_page = problems.watch(
-        chromium.new_context(storage_state=context.storage_state()).new_page()
-    )
+    js_page = problems.watch(chromium.new_context(storage_state=context.storage_state()).new_page())
     js_page.goto(url)
     expect(js_page.locator(MINE)).to_contain_text("Rất tốt")
     expect(js_page.locator(STATUS)).to_have_text("1 người đã bình chọn")

@@ -1,7 +1,11 @@
 """The presence counter in real Chromium against a real `portal serve` on real Redis."""
 
+# The fixtures are imported from tests.widget_fixtures, so test arguments share their names.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -85,7 +89,7 @@ def test_heartbeats_every_half_ttl_and_only_while_visible(
     expect(page.locator(ITEMS).first).to_have_text("1 người đang online")
     page.wait_for_timeout(3500)
     assert 3 <= len(beats) <= 6, beats
-    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
     assert all(0.6 <= gap <= 1.5 for gap in gaps), gaps  # ttl/2 = 1 s, with jitter
 
     _set_visibility(page, "hidden")
@@ -127,3 +131,25 @@ def test_a_failing_api_shows_a_quiet_dash(
     # The server-rendered ballot stays: it still posts without JavaScript's help.
     expect(page.locator(".portal-poll__form input[type=radio]")).to_have_count(4)
     assert [p for p in problems.seen if "pageerror" in p] == []
+
+
+def test_numbers_follow_the_visitor_language(
+    chromium: Any, portal_factory: Any, problems: Problems
+) -> None:
+    portal = portal_factory()
+    answer = '{"online": 1234, "page_online": 1, "ttl": 60}'
+    for lang, expected in (
+        ("vi", ["1.234 người đang online", "1 người đang xem bài này"]),
+        ("en", ["1,234 people online", "1 person reading this page"]),
+    ):
+        url = portal.page(f"big-{lang}.html", render_page(lang=lang))
+        context = chromium.new_context()
+        # Only the heartbeat's answer is made up here: 1234 visitors are hard to come by.
+        context.route(
+            "**/api/presence",
+            lambda route: route.fulfill(content_type="application/json", body=answer),
+        )
+        page = problems.watch(context.new_page())
+        page.goto(url)
+        expect(page.locator(ITEMS)).to_have_text(expected)
+        context.close()

@@ -176,7 +176,17 @@ class Problems:
         page.on(
             "console",
             lambda message: (
-                message.type == "error" and self.seen.append(f"console error: {message.text}")
+                message.type == "error"
+                # axe-core, injected by the test itself (no url), trips the CSP: not the widget
+                and not (message.location.get("url") == "" and "Security Policy" in message.text)
+                and self.seen.append(f"console error: {message.text} at {message.location}")
+            ),
+        )
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 500
+                and self.seen.append(f"server error: {response.status} {response.url}")
             ),
         )
         return page
@@ -227,6 +237,6 @@ def axe_violations(page: Any, context: str | dict[str, Any]) -> list[dict[str, A
 def screenshot(page: Any, selector: str, name: str) -> None:
     """Save a PNG of one element into $PORTAL_SCREENSHOT_DIR when that is set."""
     directory = os.environ.get("PORTAL_SCREENSHOT_DIR")
-    if directory:
+    if directory and page.locator(selector).count():
         Path(directory).mkdir(parents=True, exist_ok=True)
         page.locator(selector).first.screenshot(path=str(Path(directory) / f"{name}.png"))

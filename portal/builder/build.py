@@ -291,12 +291,18 @@ def _full_build(
     progress: _Progress,
     started: float,
 ) -> BuildReport:
-    from . import pages
-    from .model import check_site_links, resolve_site
     from markupsafe import Markup
 
-    from .render import RenderSetup, Task, init_worker, render_batch, render_string
-    from .render import write_if_changed
+    from . import pages
+    from .model import check_site_links, resolve_site
+    from .render import (
+        RenderSetup,
+        Task,
+        init_worker,
+        render_batch,
+        render_string,
+        write_if_changed,
+    )
 
     # 1. Parse what the cache doesn't have.
     cached = cache_mod.load_articles(cache_dir)
@@ -308,7 +314,9 @@ def _full_build(
     if errors:
         raise BuildError("\n".join(errors))
     fresh = {r.digest: r for r in results if isinstance(r, ParsedArticle)}
-    articles_by_digest = {digests[rel]: cached.get(digests[rel]) or fresh[digests[rel]] for rel in raws}
+    articles_by_digest = {
+        digests[rel]: cached.get(digests[rel]) or fresh[digests[rel]] for rel in raws
+    }
     parsed = [articles_by_digest[digests[rel]] for rel in raws]
 
     # 2. The site as a whole.
@@ -320,8 +328,8 @@ def _full_build(
     files |= {f"static/{rel}" for rel in static_bytes}
     check_site_links(model.articles, files, site.nav_links())
 
-    # 3. Render pages whose inputs changed. "Tin mới nhất" is rendered once, here, and
-    # handed to every page as a global.
+    # 3. Render pages whose inputs changed. "Tin mới nhất" and the poll box are rendered
+    # once, here, and handed to every page as globals.
     base = RenderSetup(
         templates_dir=str(site_dir / "templates"),
         widgets_templates_dir=str(widgets_templates),
@@ -330,7 +338,11 @@ def _full_build(
     )
     init_worker(base)
     latest = render_string("partials/latest.html", {"items": site.latest_items()})
-    setup = replace(base, globals={**base.globals, "latest_html": Markup(latest)})
+    polls = render_string("partials/polls.html", {})
+    setup = replace(
+        base,
+        globals={**base.globals, "latest_html": Markup(latest), "polls_html": Markup(polls)},
+    )
     global_key = _hash(
         BUILDER_VERSION,
         template_key,

@@ -45,12 +45,10 @@ def _aware(value: dt.datetime, config: SiteConfig) -> dt.datetime:
     return value.astimezone(tz)
 
 
-_MD_LINK = re.compile(re.escape(MD_LINK_PREFIX) + r'([^"#]*)')
+_MD_LINK = re.compile(re.escape(MD_LINK_PREFIX) + r"(\d+):")
 
 
-def resolve_site(
-    config: SiteConfig, parsed: list[ParsedArticle], now: dt.datetime
-) -> SiteModel:
+def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.datetime) -> SiteModel:
     """Validate cross-file facts (categories, slugs, links between articles) and publish."""
     errors: list[str] = []
     categories = config.category_map
@@ -96,7 +94,8 @@ def resolve_site(
                 errors.append(f"{where}: broken link to content/{target} (no such article)")
         body = p.body_html
         if p.md_links:
-            body = _MD_LINK.sub(lambda m: url_of.get(m.group(1), m.group(1)), body)
+            targets = p.md_links
+            body = _MD_LINK.sub(lambda m: url_of.get(targets[int(m.group(1))], ""), body)
         articles.append(
             Article(
                 parsed=p,

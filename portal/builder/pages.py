@@ -21,6 +21,9 @@ from .urls import (
     url_to_file,
 )
 
+#: Between parts of page titles (an en dash, as Vietnamese typography has it).
+DASH = "\u2013"
+
 #: (template, output file, context, parts of the key of its inputs)
 PageTask = tuple[str, str, dict[str, Any], tuple[str, ...]]
 
@@ -131,7 +134,7 @@ class SitePages:
         *,
         og_type: str = "website",
         image: str | None = None,
-        section: str = "/",
+        section: str = "",
         feeds: tuple[str, str] = ("/atom.xml", "/rss.xml"),
         index: bool = True,
     ) -> dict[str, Any]:
@@ -192,7 +195,7 @@ class SitePages:
             heading="Tin mới",
             intro=c.description,
             url_of=home_url,
-            title_of=lambda n: c.name if n == 1 else f"Trang {n} – {c.name}",
+            title_of=lambda n: c.name if n == 1 else f"Trang {n} {DASH} {c.name}",
             section="/",
             feeds=("/atom.xml", "/rss.xml"),
             kind="home",
@@ -205,7 +208,9 @@ class SitePages:
                 intro=cat.description,
                 url_of=lambda n, cid=cat.id: category_url(cid, n),
                 title_of=lambda n, name=cat.name: (
-                    f"{name} – {c.short_name}" if n == 1 else f"{name} – Trang {n} – {c.short_name}"
+                    f"{name} {DASH} {c.short_name}"
+                    if n == 1
+                    else f"{name} {DASH} Trang {n} {DASH} {c.short_name}"
                 ),
                 section=category_url(cat.id),
                 feeds=(category_feed_url(cat.id, "atom"), category_feed_url(cat.id, "rss")),
@@ -223,11 +228,12 @@ class SitePages:
                     "tags": list(p.tags),
                     "updated_iso": a.updated.isoformat(timespec="seconds"),
                     "image_caption": p.image_caption,
+                    "lead": p.summary if p.summary_given else None,
                 }
             )
             context = {
                 "meta": self._meta(
-                    f"{p.title} – {c.short_name}",
+                    f"{p.title} {DASH} {c.short_name}",
                     a.url,
                     p.summary,
                     og_type="article",
@@ -240,13 +246,13 @@ class SitePages:
             key = (p.digest, a.slug, a.category.id, *a.link_targets)
             tasks.append(("article.html", url_to_file(a.url), context, key))
         search_ctx = {
-            "meta": self._meta(f"Tìm kiếm – {c.short_name}", SEARCH_PAGE, "Tìm kiếm bài viết"),
+            "meta": self._meta(f"Tìm kiếm {DASH} {c.short_name}", SEARCH_PAGE, "Tìm kiếm bài viết"),
             "presence_page": None,
         }
         tasks.append(("search.html", url_to_file(SEARCH_PAGE), search_ctx, ("search",)))
         missing_ctx = {
             "meta": self._meta(
-                f"Không tìm thấy trang – {c.short_name}", "/404.html", "", index=False
+                f"Không tìm thấy trang {DASH} {c.short_name}", "/404.html", "", index=False
             ),
             "presence_page": None,
         }
@@ -299,7 +305,7 @@ class SitePages:
         for cat in c.categories:
             in_cat = [a for a in arts if a.category.id == cat.id]
             page = category_url(cat.id)
-            feeds(page, f"{cat.name} – {c.name}", page, in_cat)
+            feeds(page, f"{cat.name} {DASH} {c.name}", page, in_cat)
             urls.append((self.absolute(page), max((a.updated for a in in_cat), default=None)))
         urls += [(self.absolute(a.url), a.updated) for a in arts]
         out["sitemap.xml"] = sitemap(urls)
@@ -312,7 +318,7 @@ class SitePages:
                     "date": self.dates[a.url][2],
                     "category": a.category.name,
                     "summary": a.parsed.summary,
-                    "tags": a.parsed.tags,
+                    "folded": a.parsed.search_text,
                 }
                 for a in arts
             ]

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import BuildError
+
 from jinja2 import (
     ChoiceLoader,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
     Environment,
     FileSystemLoader,
     PrefixLoader,
@@ -71,7 +76,14 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
+        # A new file: nobody can be reading a half-written version of it, write in place.
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("xb") as f:
+                f.write(data)
+            return True
+        except FileExistsError:
+            pass  # appeared meanwhile: replace it atomically below
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     # Atomic: a web server never sees a half-written page.
@@ -87,7 +99,7 @@ def render_batch(setup: RenderSetup, tasks: list[Task]) -> list[tuple[str, bool]
     out_dir = Path(_setup.out_dir)
     results: list[tuple[str, bool]] = []
     for template_name, rel, context in tasks:
-        html = _env.get_template(template_name).render(context)
+        html = _render(_env, template_name, context)
         results.append((rel, write_if_changed(out_dir / rel, html.encode("utf-8"))))
     return results
 
@@ -95,4 +107,17 @@ def render_batch(setup: RenderSetup, tasks: list[Task]) -> list[tuple[str, bool]
 def render_string(template_name: str, context: dict[str, Any]) -> str:
     """Render one template to a string in this process (e.g. the shared latest-news list)."""
     assert _env is not None, "init_worker() first"
-    return _env.get_template(template_name).render(context)
+    return _render(_env, template_name, context)
+
+
+def _render(env: Environment, template_name: str, context: dict[str, Any]) -> str:
+    """Render, turning template mistakes into a BuildError that names the file."""
+    try:
+        return env.get_template(template_name).render(context)
+    except TemplateNotFound as exc:
+        raise BuildError(f"templates/{template_name}: template {exc.name!r} not found") from None
+    except TemplateSyntaxError as exc:
+        where = exc.filename or template_name
+        raise BuildError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except TemplateError as exc:
+        raise BuildError(f"templates/{template_name}: {exc}") from None

@@ -39,8 +39,9 @@ def assign_slugs(
 
     `wanted` holds (key, slug, explicit) triples in a stable order (the caller sorts them,
     e.g. by date then source path). Explicit slugs are claimed first; two items claiming the
-    same explicit slug is a conflict. Derived slugs then get "-2", "-3", ... in input order
-    when taken. Returns (key -> slug, conflicts as (key, other_key, slug)).
+    same explicit slug is a conflict. Derived slugs then take their natural slug when free,
+    and the rest get "-2", "-3", ... in input order.
+    Returns (key -> slug, conflicts as (key, other_key, slug)).
     """
     items = list(wanted)
     result: dict[str, str] = {}
@@ -54,15 +55,23 @@ def assign_slugs(
             continue
         owner[slug] = key
         result[key] = slug
+    # Natural slugs next (first come, first served), so that a numbered slug never takes
+    # the natural slug of another item ("a-2" stays free for a title that reads "A 2").
+    waiting: list[tuple[str, str]] = []
     for key, slug, explicit in items:
         if explicit:
             continue
         base = slug or "bai-viet"
-        candidate = base
+        if base in owner:
+            waiting.append((key, base))
+        else:
+            owner[base] = key
+            result[key] = base
+    naturals = {slug or "bai-viet" for _, slug, explicit in items if not explicit}
+    for key, base in waiting:
         n = 2
-        while candidate in owner:
-            candidate = f"{base}-{n}"
+        while f"{base}-{n}" in owner or f"{base}-{n}" in naturals:
             n += 1
-        owner[candidate] = key
-        result[key] = candidate
+        owner[f"{base}-{n}"] = key
+        result[key] = f"{base}-{n}"
     return result, conflicts

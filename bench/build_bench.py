@@ -1,0 +1,353 @@
+"""Benchmark `portal build` against Hugo and Pelican on the same generated corpus.
+
+    python bench/build_bench.py [--articles 4000] [--pelican-python PATH] [--repeat 1]
+
+Generates N Vietnamese articles (front matter, headings, paragraphs, some tables and
+figures) into a temporary site, then times, each as a fresh process:
+
+* `portal build`: cold (no output, no cache), again with no change, and after editing one
+  article's body;
+* `hugo` (if on PATH): a cold build of the same articles with equivalent templates (home and
+  category pages paginated by 10, article pages with a cached "latest" list, RSS, sitemap);
+* Pelican (if it can be run): a cold build of the same articles with its default theme.
+  Pelican is kept out of the project's dependencies: give a Python that has it with
+  `--pelican-python` or PORTAL_BENCH_PELICAN_PYTHON, or the script makes a throwaway
+  virtualenv in the temporary directory and installs it with pip.
+
+Prints the times and the ratios the project targets (cold <= Hugo, >= 5x faster than
+Pelican, no-change <= 0.1x and one-edit <= 0.15x of Hugo's cold build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "site"
+
+CATEGORIES = [
+    ("tin-tuc", "Tin tức – Sự kiện"),
+    ("thong-bao", "Thông báo"),
+    ("kinh-te-xa-hoi", "Kinh tế – Xã hội"),
+    ("van-hoa-du-lich", "Văn hóa – Du lịch"),
+]
+TOPICS = [
+    "Hội nghị triển khai nhiệm vụ",
+    "Kiểm tra tiến độ xây dựng nông thôn mới",
+    "Tập huấn chuyển đổi số",
+    "Thông báo lịch tiếp công dân",
+    "Lễ hội truyền thống",
+    "Khánh thành công trình giao thông",
+    "Thu hoạch lúa hè thu",
+    "Tuyên dương học sinh giỏi",
+    "Tiêm chủng mở rộng",
+    "Đối thoại với thanh niên",
+]
+PLACES = ["xã Bến Mây", "xã Tân Lập", "xã Đồng Sương", "xã Phú Hòa", "thị trấn Sông Mây", "xã Đắk Rơ"]
+SENTENCES = [
+    "Ủy ban nhân dân huyện Sông Mây đã tổ chức hội nghị với sự tham dự của lãnh đạo các phòng, ban.",
+    "Theo báo cáo, các chỉ tiêu chủ yếu đều đạt và vượt kế hoạch đề ra trong kỳ.",
+    "Người dân đồng tình, ủng hộ và tích cực tham gia đóng góp ngày công, hiến đất làm đường.",
+    "Đồng chí Chủ tịch UBND huyện yêu cầu các đơn vị khắc phục hạn chế, đẩy nhanh tiến độ.",
+    "Công tác cải cách hành chính tiếp tục có chuyển biến, tỷ lệ hồ sơ trực tuyến tăng mạnh.",
+    "Nhiều mô hình sản xuất hiệu quả được nhân rộng, thu nhập bình quân đầu người tăng.",
+    "Ngành giáo dục chuẩn bị tốt cơ sở vật chất cho năm học mới, bảo đảm an toàn trường học.",
+    "Trung tâm Y tế huyện khuyến cáo người dân chủ động phòng bệnh trong mùa mưa.",
+    "Các xã, thị trấn tăng cường tuyên truyền để nhân dân hiểu và thực hiện đúng quy định.",
+    "Huyện tiếp tục thu hút đầu tư, phát triển du lịch gắn với bảo tồn văn hóa truyền thống.",
+]
+IMAGES = ["hoi-truong", "canh-dong", "cay-cau", "truong-hoc", "dua-thuyen", "tram-y-te"]
+
+
+def make_corpus(n: int) -> list[dict[str, str]]:
+    """N articles as plain data (each generator writes them in its own format)."""
+    rng = random.Random(4000)
+    articles = []
+    for i in range(n):
+        cat_id, cat_name = CATEGORIES[i % len(CATEGORIES)]
+        day = 1 + (i * 7919) % (365 * 3)
+        month, mday = 1 + (day // 28) % 12, 1 + day % 28
+        year = 2021 + day // 365
+        hour, minute = 7 + i % 10, (i * 13) % 60
+        title = f"{TOPICS[i % len(TOPICS)]} tại {PLACES[i % len(PLACES)]} năm {year} (số {i})"
+        paragraphs = [
+            " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(3, 5))) for _ in range(6)
+        ]
+        body = [paragraphs[0], paragraphs[1], "## Kết quả nổi bật", paragraphs[2], paragraphs[3]]
+        if i % 5 == 0:
+            body.append(
+                "| Chỉ tiêu | Kết quả | So với cùng kỳ |\n|---|---|---|\n"
+                f"| Thu ngân sách | {50 + i % 40} tỷ đồng | tăng {i % 9},{i % 10}% |\n"
+                f"| Hồ sơ đúng hạn | {90 + i % 10}% | tăng {i % 4} điểm |"
+            )
+        image = IMAGES[i % len(IMAGES)]
+        if i % 4 == 0:
+            body.append(
+                f'![Ảnh minh họa {image}](/static/img/bai-viet/{image}.svg "Ảnh: hoạt động số {i}")'
+            )
+        body += ["## Nhiệm vụ thời gian tới", paragraphs[4], paragraphs[5]]
+        articles.append(
+            {
+                "title": title,
+                "date": f"{year}-{month:02d}-{mday:02d}T{hour:02d}:{minute:02d}:00+07:00",
+                "category": cat_id,
+                "category_name": cat_name,
+                "author": f"Phóng viên {PLACES[i % len(PLACES)]}",
+                "summary": paragraphs[0][:180],
+                "body": "\n\n".join(body) + "\n",
+                "file": f"{cat_id}/bai-{i:05d}.md",
+            }
+        )
+    return articles
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_portal(root: Path, corpus: Sequence[dict[str, str]]) -> Path:
+    site = root / "portal-site"
+    shutil.copytree(SITE, site, ignore=shutil.ignore_patterns("content"))
+    for a in corpus:
+        path = site / "content" / a["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "---\n"
+            f"title: {_quote(a['title'])}\n"
+            f"date: {a['date']}\n"
+            f"category: {a['category']}\n"
+            f"author: {_quote(a['author'])}\n"
+            f"summary: {_quote(a['summary'])}\n"
+            "---\n\n" + a["body"],
+            encoding="utf-8",
+        )
+    return site
+
+
+HUGO_BASEOF = """<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8"><title>{{ .Title }}</title>
+<meta name="description" content="{{ with .Description }}{{ . }}{{ else }}{{ .Summary | plainify }}{{ end }}">
+<link rel="stylesheet" href="/static/css/site.css"></head>
+<body><a href="#noi-dung">Bỏ qua</a><header><nav><ul>{{ range .Site.Taxonomies.categories }}<li><a href="{{ .Page.RelPermalink }}">{{ .Page.Title }}</a></li>{{ end }}</ul></nav></header>
+<main id="noi-dung">{{ block "main" . }}{{ end }}</main>
+<aside><h2>Tin mới nhất</h2>{{ partialCached "latest.html" . }}</aside>
+</body></html>
+"""
+HUGO_LATEST = """<ul>{{ range first 6 .Site.RegularPages.ByDate.Reverse }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a> ({{ .Date.Format "02/01/2006 3:04 PM" }})</li>{{ end }}</ul>"""
+HUGO_SINGLE = """{{ define "main" }}<article><h1>{{ .Title }}</h1><p>Đăng ngày {{ .Date.Format "02 - 01 - 2006" }}</p>{{ .Content }}<p>{{ .Params.author }}</p></article>{{ end }}"""
+HUGO_LIST = """{{ define "main" }}<h1>{{ .Title }}</h1><ol>{{ range .Paginator.Pages }}<li><h2><a href="{{ .RelPermalink }}">{{ .Title }}</a></h2><p>{{ .Date.Format "02/01/2006 3:04 PM" }}</p><p>{{ .Summary }}</p></li>{{ end }}</ol>{{ template "_internal/pagination.html" . }}{{ end }}"""
+
+
+def write_hugo(root: Path, corpus: Sequence[dict[str, str]]) -> Path:
+    site = root / "hugo-site"
+    (site / "layouts/_default").mkdir(parents=True)
+    (site / "layouts/partials").mkdir(parents=True)
+    (site / "config.toml").write_text(
+        'baseURL = "https://songmay.example.gov.vn/"\nlanguageCode = "vi"\n'
+        'title = "Cổng thông tin điện tử huyện Sông Mây"\ntimeZone = "Asia/Ho_Chi_Minh"\n'
+        'paginate = 10\nenableRobotsTXT = true\ndisableKinds = ["section"]\n'
+        "[taxonomies]\ncategory = \"categories\"\n",
+        encoding="utf-8",
+    )
+    layouts = site / "layouts"
+    (layouts / "_default/baseof.html").write_text(HUGO_BASEOF, encoding="utf-8")
+    (layouts / "_default/single.html").write_text(HUGO_SINGLE, encoding="utf-8")
+    (layouts / "_default/list.html").write_text(HUGO_LIST, encoding="utf-8")
+    (layouts / "index.html").write_text(HUGO_LIST, encoding="utf-8")
+    (layouts / "404.html").write_text(
+        '{{ define "main" }}<h1>Không tìm thấy trang</h1>{{ end }}', encoding="utf-8"
+    )
+    (layouts / "partials/latest.html").write_text(HUGO_LATEST, encoding="utf-8")
+    shutil.copytree(SITE / "static", site / "static" / "static")
+    for a in corpus:
+        path = site / "content" / "bai-viet" / a["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "---\n"
+            f"title: {_quote(a['title'])}\n"
+            f"date: {a['date']}\n"
+            f"categories: [{_quote(a['category_name'])}]\n"
+            f"author: {_quote(a['author'])}\n"
+            f"summary: {_quote(a['summary'])}\n"
+            "---\n\n" + a["body"],
+            encoding="utf-8",
+        )
+    return site
+
+
+PELICAN_CONF = """
+AUTHOR = "Ban biên tập"
+SITENAME = "Cổng thông tin điện tử huyện Sông Mây"
+SITEURL = ""
+PATH = "content"
+STATIC_PATHS = ["static"]
+TIMEZONE = "Asia/Ho_Chi_Minh"
+DEFAULT_LANG = "vi"
+DEFAULT_PAGINATION = 10
+DEFAULT_DATE_FORMAT = "%d - %m - %Y"
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+FEED_ALL_RSS = "feeds/all.rss.xml"
+CATEGORY_FEED_ATOM = "feeds/{slug}.atom.xml"
+CATEGORY_FEED_RSS = "feeds/{slug}.rss.xml"
+TRANSLATION_FEED_ATOM = None
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+AUTHOR_SAVE_AS = ""
+AUTHORS_SAVE_AS = ""
+TAG_SAVE_AS = ""
+TAGS_SAVE_AS = ""
+LOAD_CONTENT_CACHE = False
+"""
+
+
+def write_pelican(root: Path, corpus: Sequence[dict[str, str]]) -> Path:
+    site = root / "pelican-site"
+    (site / "content").mkdir(parents=True)
+    (site / "pelicanconf.py").write_text(PELICAN_CONF, encoding="utf-8")
+    shutil.copytree(SITE / "static", site / "content" / "static")
+    for a in corpus:
+        path = site / "content" / a["file"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        date = a["date"][:16].replace("T", " ")
+        summary = a["summary"].replace("\n", " ")
+        path.write_text(
+            f"Title: {a['title']}\nDate: {date}\nCategory: {a['category_name']}\n"
+            f"Author: {a['author']}\nSummary: {summary}\n\n" + a["body"],
+            encoding="utf-8",
+        )
+    return site
+
+
+def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def best(runs: list[float]) -> float:
+    return min(runs)
+
+
+def find_pelican(arg: str | None, root: Path) -> str | None:
+    candidate = arg or os.environ.get("PORTAL_BENCH_PELICAN_PYTHON")
+    if candidate:
+        return candidate
+    venv = root / "pelican-venv"
+    print("making a throwaway virtualenv with Pelican (pip install pelican markdown)…")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(venv / "bin/pip"), "install", "-q", "pelican", "markdown"],
+            check=True,
+            capture_output=True,
+        )
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"  Pelican unavailable ({exc}); skipping it")
+        return None
+    return str(venv / "bin/python")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=4000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best)")
+    parser.add_argument("--workers", type=int, default=None, help="portal build --workers")
+    parser.add_argument("--pelican-python", default=None, help="a Python with Pelican")
+    parser.add_argument("--no-hugo", action="store_true")
+    parser.add_argument("--no-pelican", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    try:
+        corpus = make_corpus(args.articles)
+        print(f"{args.articles} articles, {os.cpu_count()} CPUs, temp dir {root}")
+        portal_site = write_portal(root, corpus)
+        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        out = root / "portal-out"
+        cmd = [sys.executable, "-m", "portal", "build", str(portal_site), "-o", str(out), "--quiet"]
+        if args.workers:
+            cmd += ["--workers", str(args.workers)]
+
+        cold: list[float] = []
+        for _ in range(args.repeat):
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(root / ".portal-cache", ignore_errors=True)
+            cold.append(timed(cmd, REPO, env))
+        nochange = [timed(cmd, REPO, env) for _ in range(args.repeat)]
+        edits: list[float] = []
+        target = portal_site / "content" / corpus[len(corpus) // 2]["file"]
+        for k in range(args.repeat):
+            with target.open("a", encoding="utf-8") as f:
+                f.write(f"\nĐoạn bổ sung lần {k + 1}: cập nhật thông tin mới nhất.\n")
+            edits.append(timed(cmd, REPO, env))
+        results = {
+            "portal cold": best(cold),
+            "portal no-change": best(nochange),
+            "portal one edit": best(edits),
+        }
+        files = sum(1 for p in out.rglob("*") if p.is_file())
+        print(f"portal wrote {files} files")
+
+        if not args.no_hugo and shutil.which("hugo"):
+            hugo_site = write_hugo(root, corpus)
+            hugo_runs = []
+            for _ in range(args.repeat):
+                shutil.rmtree(root / "hugo-out", ignore_errors=True)
+                hugo_runs.append(
+                    timed(["hugo", "--quiet", "-d", str(root / "hugo-out")], hugo_site)
+                )
+            results["hugo cold"] = best(hugo_runs)
+        elif not args.no_hugo:
+            print("hugo not on PATH: skipping it (apt-get install hugo)")
+
+        if not args.no_pelican:
+            python = find_pelican(args.pelican_python, root)
+            if python:
+                pelican_site = write_pelican(root, corpus)
+                pel_runs = []
+                for _ in range(args.repeat):
+                    shutil.rmtree(root / "pelican-out", ignore_errors=True)
+                    pel_runs.append(
+                        timed(
+                            [python, "-m", "pelican", "content", "-o", str(root / "pelican-out"),
+                             "-s", "pelicanconf.py", "-q"],
+                            pelican_site,
+                        )
+                    )
+                results["pelican cold"] = best(pel_runs)
+
+        print()
+        for name, seconds in results.items():
+            print(f"{name:18} {seconds:8.2f} s")
+        print()
+        p = results["portal cold"]
+        if "hugo cold" in results:
+            h = results["hugo cold"]
+            print(f"portal cold / hugo cold          {p / h:6.2f}   (target <= 1)")
+            print(f"portal no-change / hugo cold     {results['portal no-change'] / h:6.3f}   (target <= 0.10)")
+            print(f"portal one edit / hugo cold      {results['portal one edit'] / h:6.3f}   (target <= 0.15)")
+        if "pelican cold" in results:
+            print(f"pelican cold / portal cold       {results['pelican cold'] / p:6.2f}   (target >= 5)")
+    finally:
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""Determinism, the build cache, writing only changed files, and scheduled articles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+from portal.builder import build_site
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "site"
+
+
+def tree(out: Path) -> dict[str, str]:
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
+
+
+def mtimes(out: Path) -> dict[str, int]:
+    return {
+        p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
+    }
+
+
+def copy_site(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    shutil.copytree(SITE, site)
+    return site
+
+
+def test_identical_across_runs_and_worker_counts(tmp_path: Path) -> None:
+    # Separate caches, so each build really parses and renders.
+    a = build_site(SITE, tmp_path / "a", workers=1, cache_dir=tmp_path / "ca")
+    b = build_site(SITE, tmp_path / "b", workers=2, cache_dir=tmp_path / "cb")
+    assert a.pages_written == b.pages_written
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def test_identical_with_a_process_pool(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    body = (
+        "Nội dung thử nghiệm số {i}: huyện Sông Mây, xã Đồng Sương.\n\n"
+        "## Mục\n\n| a | b |\n|---|---|\n| {i} | x |\n"
+    )
+    for i in range(150):
+        (site / "content" / f"gen-{i:03d}.md").write_text(
+            f'---\ntitle: "Bài thử nghiệm {i % 40}"\n'
+            f"date: 2022-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+07:00\n"
+            f"category: {['tin-tuc', 'thong-bao', 'kinh-te-xa-hoi'][i % 3]}\n---\n\n"
+            + body.format(i=i),
+            encoding="utf-8",
+        )
+    one = build_site(site, tmp_path / "one", workers=1, cache_dir=tmp_path / "c1")
+    two = build_site(site, tmp_path / "two", workers=2, cache_dir=tmp_path / "c2")
+    assert one.articles == two.articles == 164
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    # Slug collisions ("Bài thử nghiệm 3" many times) were numbered the same way.
+    assert (tmp_path / "one/bai-viet/bai-thu-nghiem-3-2.html").is_file()
+    # And again from scratch with the same cache: same bytes.
+    shutil.rmtree(tmp_path / "one")
+    build_site(site, tmp_path / "one", workers=2, cache_dir=tmp_path / "c1")
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+def test_no_change_build_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = build_site(SITE, out, cache_dir=tmp_path / "cache")
+    before = mtimes(out)
+    again = build_site(SITE, out, cache_dir=tmp_path / "cache")
+    assert again.pages_written == 0
+    assert again.up_to_date
+    assert again.pages_unchanged == first.pages_written + first.pages_unchanged
+    assert again.articles == first.articles
+    assert mtimes(out) == before
+
+
+def test_default_cache_is_beside_the_output(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    build_site(SITE, out)
+    assert (tmp_path / ".portal-cache").is_dir()
+    assert not list(out.rglob("*.pickle"))
+
+
+def test_editing_one_body_rewrites_few_files(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    out = tmp_path / "out"
+    build_site(site, out, cache_dir=tmp_path / "cache")
+    before = tree(out)
+    path = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nThêm một đoạn mới.\n", encoding="utf-8")
+    report = build_site(site, out, cache_dir=tmp_path / "cache")
+    after = tree(out)
+    changed = sorted(k for k in after if before.get(k) != after[k])
+    assert (
+        "bai-viet/dai-bieu-hdnd-tinh-tiep-xuc-cu-tri-huyen-song-may-truoc-ky-hop-thu-14.html"
+        in changed
+    )
+    assert "tim-kiem.json" in changed
+    assert report.pages_written == len(changed)
+    assert len(changed) <= 6, changed  # the page, listings showing its summary, search index
+    # The result equals a clean build of the edited site.
+    build_site(site, tmp_path / "clean", cache_dir=tmp_path / "other-cache")
+    assert tree(tmp_path / "clean") == after
+
+
+def test_template_change_rerenders_every_page(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    out = tmp_path / "out"
+    build_site(site, out, cache_dir=tmp_path / "cache")
+    base = site / "templates/base.html"
+    base.write_text(
+        base.read_text(encoding="utf-8").replace("Sơ đồ trang", "Sơ đồ cổng"), encoding="utf-8"
+    )
+    build_site(site, out, cache_dir=tmp_path / "cache")
+    for page in out.rglob("*.html"):
+        assert "Sơ đồ cổng" in page.read_text(encoding="utf-8"), page
+
+
+def test_removed_article_disappears(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    out = tmp_path / "out"
+    build_site(site, out, cache_dir=tmp_path / "cache")
+    page = out / "bai-viet/lang-nghe-mien-dong-tan-lap-vao-vu-san-xuat-tet.html"
+    assert page.is_file()
+    (site / "content/van-hoa-du-lich/lang-nghe-mien-dong.md").unlink()
+    report = build_site(site, out, cache_dir=tmp_path / "cache")
+    assert not page.exists()
+    assert report.removed == 1
+    assert "lang-nghe-mien-dong" not in (out / "sitemap.xml").read_text(encoding="utf-8")
+
+
+def test_deleted_output_file_is_restored(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_site(SITE, out, cache_dir=tmp_path / "cache")
+    (out / "404.html").unlink()
+    report = build_site(SITE, out, cache_dir=tmp_path / "cache")
+    assert (out / "404.html").is_file()
+    assert report.pages_written == 1
+
+
+def test_future_articles_publish_when_their_time_comes(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    out = tmp_path / "out"
+    now = dt.datetime.now(dt.UTC)
+    when = (now + dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    (site / "content/hen-gio.md").write_text(
+        f"---\ntitle: Bài hẹn giờ đăng\ndate: {when.isoformat(timespec='seconds')}\n"
+        "category: thong-bao\n---\n\nSẽ đăng sau.\n",
+        encoding="utf-8",
+    )
+    report = build_site(site, out, cache_dir=tmp_path / "cache")
+    assert report.scheduled == 1
+    page = out / "bai-viet/bai-hen-gio-dang.html"
+    assert not page.exists()
+    assert "Bài hẹn giờ đăng" not in (out / "tim-kiem.json").read_text(encoding="utf-8")
+    assert "hen-gio" not in (out / "sitemap.xml").read_text(encoding="utf-8")
+    # Nothing changed on disk, but the clock passed the publication time: it appears.
+    later = build_site(site, out, cache_dir=tmp_path / "cache", now=now + dt.timedelta(days=4))
+    assert not later.up_to_date
+    assert page.is_file()
+    assert later.scheduled == 0
+    assert "Bài hẹn giờ đăng" in (out / "index.html").read_text(encoding="utf-8")

@@ -1,0 +1,298 @@
+"""Cross-site requests, security headers, proxies, sessions and request ids."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.clients import forwarded_client, forwarded_scheme, parse_ip
+from server.logs import JsonFormatter, sane_request_id
+from server.sessions import COOKIE_NAME, SessionSigner
+from server.settings import Settings
+from tests.conftest import SECRET
+from tests.hardening_helpers import VOTES, peer_client
+
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
+
+
+@pytest.fixture
+def static_site(tmp_path: Path) -> Path:
+    site = tmp_path / "dist"
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>x</title>")
+    return site
+
+
+# Headers
+
+
+async def test_html_pages_carry_a_strict_csp_and_frame_protection(
+    make_settings: Callable[..., Settings], static_site: Path
+) -> None:
+    settings = make_settings(static_dir=static_site, allowed_origins=("https://embed.example",))
+    async with peer_client(settings) as client:
+        page = await client.get("/")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+    assert directives["script-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'"]
+    assert directives["img-src"] == ["'self'", "data:"]
+    assert directives["connect-src"] == ["'self'", "https://embed.example"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/polls"),
+        ("GET", "/api/polls/nope"),
+        ("POST", "/api/presence"),
+        ("DELETE", "/api/polls"),
+        ("GET", "/api/nothing-here"),
+        ("GET", "/healthz"),
+    ],
+)
+async def test_api_answers_are_json_nosniff_no_store(client: Any, method: str, path: str) -> None:
+    response = await client.request(method, path)
+    assert response.headers["content-type"].startswith("application/json"), path
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert "content-security-policy" not in response.headers
+    json.loads(response.text)
+
+
+async def test_unknown_api_paths_are_json_even_beside_the_static_site(
+    make_settings: Callable[..., Settings], static_site: Path
+) -> None:
+    (static_site / "404.html").write_text("<!doctype html><title>Không tìm thấy</title>")
+    async with peer_client(make_settings(static_dir=static_site)) as client:
+        for path in ("/api/nothing", "/api/polls/x/y/z", "/api/" + "x" * 3000):
+            response = await client.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["error"]["code"] == "not_found"
+            assert response.headers["x-content-type-options"] == "nosniff"
+        page = await client.get("/no-such-page.html")
+        assert page.status_code == 404 and "Không tìm thấy" in page.text
+        assert "content-security-policy" in page.headers
+
+
+# Cross-site requests
+
+
+async def test_json_votes_need_a_json_content_type(client: Any) -> None:
+    # What a plain HTML form on another site can send: text/plain or multipart.
+    for content_type in ("text/plain", "multipart/form-data; boundary=x", ""):
+        response = await client.post(
+            VOTES, content=b'{"option": "tot"}', headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 415, content_type
+        assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert (await client.get("/api/polls/portal-rating")).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({"Origin": "http://portal.test"}, True),
+        ({"Origin": "https://embed.example"}, True),
+        ({"Origin": "https://evil.example"}, False),
+        ({"Origin": "null"}, False),
+        ({"Referer": "http://portal.test/tin-tuc/a.html"}, True),
+        ({"Referer": "https://evil.example/page"}, False),
+        ({"Origin": "https://evil.example", "Referer": "http://portal.test/"}, False),
+    ],
+)
+async def test_form_votes_must_come_from_an_allowed_origin(
+    make_settings: Callable[..., Settings], headers: dict[str, str], allowed: bool
+) -> None:
+    settings = make_settings(allowed_origins=("https://embed.example",))
+    async with peer_client(settings) as client:
+        response = await client.post(VOTES, data={"option": "tot"}, headers=headers)
+        total = (await client.get("/api/polls/portal-rating")).json()["total"]
+    if allowed:
+        assert response.status_code == 303 and total == 1
+    else:
+        assert response.status_code == 403 and total == 0
+        assert response.json()["error"]["code"] == "forbidden_origin"
+
+
+async def test_cors_only_for_allowed_origins_and_never_star(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(allowed_origins=("https://embed.example",))
+    async with peer_client(settings) as client:
+        ok = await client.get("/api/polls", headers={"Origin": "https://embed.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://embed.example"
+        assert ok.headers["access-control-allow-credentials"] == "true"
+        other = await client.get("/api/polls", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        preflight = await client.options(
+            VOTES,
+            headers={
+                "Origin": "https://evil.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.headers.get("access-control-allow-origin") != "*"
+        assert preflight.status_code == 400
+
+
+# Proxies and sessions
+
+
+def test_forwarded_client_rules() -> None:
+    peer = ipaddress.ip_address("10.0.0.1")
+    outsider = ipaddress.ip_address("198.51.100.1")
+    assert forwarded_client(outsider, ["1.2.3.4"], PROXIES) == outsider
+    assert forwarded_client(peer, ["1.2.3.4"], PROXIES) == ipaddress.ip_address("1.2.3.4")
+    assert forwarded_client(peer, ["6.6.6.6, 1.2.3.4"], PROXIES) == ipaddress.ip_address("1.2.3.4")
+    assert forwarded_client(peer, ["6.6.6.6", "1.2.3.4, 10.1.1.1"], PROXIES) == (
+        ipaddress.ip_address("1.2.3.4")
+    )
+    assert forwarded_client(peer, ["10.2.2.2"], PROXIES) == ipaddress.ip_address("10.2.2.2")
+    assert forwarded_client(peer, [], PROXIES) == peer
+    assert forwarded_client(peer, ["garbage, 10.3.3.3"], PROXIES) == (
+        ipaddress.ip_address("10.3.3.3")
+    )
+    assert parse_ip("[2001:db8::1]:443") == ipaddress.ip_address("2001:db8::1")
+    assert parse_ip("192.0.2.1:8080") == ipaddress.ip_address("192.0.2.1")
+    assert parse_ip("::ffff:192.0.2.1") == ipaddress.ip_address("192.0.2.1")
+    assert parse_ip("unknown") is None and parse_ip("") is None
+    assert forwarded_scheme("https") == "https"
+    assert forwarded_scheme("http, https") == "https"
+    assert forwarded_scheme("javascript") is None
+
+
+def _session_cookie(response: Any) -> str:
+    cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie"]
+    mine = [c for c in cookies if c.startswith(f"{COOKIE_NAME}=")]
+    assert len(mine) == 1, cookies
+    return mine[0]
+
+
+async def test_secure_cookie_only_when_a_trusted_proxy_says_https(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(trusted_proxies=PROXIES)
+    https = {"X-Forwarded-Proto": "https"}
+    async with peer_client(settings, "10.0.0.2") as client:
+        cookie = _session_cookie(await client.get("/api/polls", headers=https))
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        assert "Partitioned" not in cookie
+        plain = _session_cookie(await client.get("/api/polls"))
+        assert "Secure" not in plain
+    async with peer_client(settings, "198.51.100.9") as client:
+        spoofed = _session_cookie(await client.get("/api/polls", headers=https))
+        assert "Secure" not in spoofed, "X-Forwarded-Proto from a stranger is ignored"
+
+
+async def test_partitioned_cookie_for_cross_site_requests_over_https(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(trusted_proxies=PROXIES, allowed_origins=("https://embed.example",))
+    headers = {"X-Forwarded-Proto": "https", "Origin": "https://embed.example"}
+    async with peer_client(settings, "10.0.0.2") as client:
+        cross = _session_cookie(await client.get("/api/polls", headers=headers))
+        assert "Partitioned" in cross and "Secure" in cross
+        same = _session_cookie(
+            await client.get(
+                "/api/polls",
+                headers={"X-Forwarded-Proto": "https", "Origin": "https://portal.test"},
+            )
+        )
+        assert "Partitioned" not in same
+    async with peer_client(settings, "10.0.0.2") as client:
+        insecure = _session_cookie(
+            await client.get("/api/polls", headers={"Origin": "https://embed.example"})
+        )
+        assert "Partitioned" not in insecure, "Partitioned requires Secure"
+
+
+async def test_secret_key_rotation_keeps_old_sessions(
+    make_settings: Callable[..., Settings],
+) -> None:
+    old = SessionSigner((SECRET,), 3600)
+    visitor = old.new()
+    rotated = make_settings(secret_keys=("a-brand-new-secret-key-123", SECRET))
+    async with peer_client(rotated) as client:
+        voted = await client.post(
+            VOTES, json={"option": "tot"}, headers={"X-Portal-Session": visitor.token}
+        )
+        assert voted.status_code == 201
+        assert "x-portal-session" not in voted.headers, "the old-key session was accepted"
+        again = await client.post(
+            VOTES, json={"option": "tot"}, headers={"X-Portal-Session": visitor.token}
+        )
+        assert again.status_code == 409
+        fresh = await client.get("/api/polls")
+        token = fresh.headers["x-portal-session"]
+        assert SessionSigner(("a-brand-new-secret-key-123",), 3600).verify(token) is not None
+        assert old.verify(token) is None, "new sessions are signed with the newest key"
+    dropped = make_settings(secret_keys=("a-brand-new-secret-key-123",))
+    async with peer_client(dropped) as client:
+        response = await client.get(
+            "/api/polls/portal-rating", headers={"X-Portal-Session": visitor.token}
+        )
+        assert "x-portal-session" in response.headers, "a retired key's session is a new one"
+        assert response.json()["voted"] is None
+
+
+# Request ids and logs
+
+
+async def test_request_id_is_echoed_or_generated(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="portal.access")
+    given = await client.get("/api/polls", headers={"X-Request-Id": "abc-123.def"})
+    assert given.headers["x-request-id"] == "abc-123.def"
+    for insane in ("", "a b", "x" * 500, "<script>", 'a"b'):
+        generated = await client.get("/healthz", headers={"X-Request-Id": insane})
+        rid = generated.headers["x-request-id"]
+        assert rid != insane and len(rid) == 16, insane
+    records = [r for r in caplog.records if r.name == "portal.access"]
+    first = records[0]
+    assert first.request_id == "abc-123.def"  # type: ignore[attr-defined]
+    assert first.status == 200 and first.route == "/api/polls"  # type: ignore[attr-defined]
+    line = json.loads(JsonFormatter().format(first))
+    assert line["request_id"] == "abc-123.def"
+    assert line["status"] == 200 and line["method"] == "GET" and line["level"] == "info"
+    assert isinstance(line["duration_ms"], float)
+    assert "client" not in line and "127.0.0.1" not in json.dumps(line)
+
+
+def test_sane_request_ids() -> None:
+    assert sane_request_id(" 7f3a-b2 ") == "7f3a-b2"
+    assert sane_request_id("a\nb") is None
+    assert sane_request_id("é") is None
+
+
+def test_json_formatter_includes_exceptions_and_extra() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.getLogger("portal.errors").makeRecord(
+            "portal.errors",
+            logging.ERROR,
+            __file__,
+            1,
+            "unhandled %s",
+            ("x",),
+            __import__("sys").exc_info(),
+            extra={"request_id": "r1"},
+        )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "unhandled x" and line["request_id"] == "r1"
+    assert "RuntimeError: boom" in line["exception"]
