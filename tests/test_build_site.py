@@ -331,3 +331,22 @@ def test_print_and_text_size_assets(out: Path) -> None:
     css = (out / "static/css/site.css").read_text(encoding="utf-8")
     assert 'html[data-text-size="200"] { font-size: 200%; }' in css
     assert "data-text-size-control" in text
+
+
+def test_bulk_date_formats_match_babel() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from portal.builder.dates import format_posted, format_time, formats
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    for hour in range(24):
+        for minute in (0, 7, 59):
+            value = dt.datetime(2023, 6, 7, hour, minute, tzinfo=tz)
+            time_text, posted, short = formats(value)
+            assert time_text == format_time(value)
+            assert posted == format_posted(value)
+            assert short == "07/06/2023"
+    assert formats(dt.datetime(2023, 6, 7, 16, 27, tzinfo=tz))[0] == "07/06/2023 4:27 CH"
+    assert formats(dt.datetime(2023, 6, 7, 0, 5, tzinfo=tz))[0] == "07/06/2023 12:05 SA"
+    assert formats(dt.datetime(2023, 6, 7, 12, 0, tzinfo=tz))[0] == "07/06/2023 12:00 CH"

@@ -96,14 +96,15 @@ def _walk(root: Path, suffix: str = "") -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     if not root.is_dir():
         return found
-    for dirpath, dirnames, filenames in os.walk(root):
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        base = Path(dirpath)
+        rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if rel_dir == "." else rel_dir + "/"
         for name in filenames:
             if name.startswith(".") or name.endswith("~") or not name.endswith(suffix):
                 continue
-            path = base / name
-            found.append((path.relative_to(root).as_posix(), path))
+            found.append((prefix + name, Path(dirpath, name)))
     found.sort()
     return found
 
@@ -380,7 +381,8 @@ def _full_build(
             pass
 
     next_publish = model.next_publish.timestamp() if model.next_publish else None
-    cache_mod.save_articles(cache_dir, articles_by_digest)
+    if fresh or set(cached) != set(articles_by_digest):
+        cache_mod.save_articles(cache_dir, articles_by_digest)
     cache_mod.save_manifest(
         cache_dir,
         out_dir,

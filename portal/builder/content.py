@@ -21,10 +21,10 @@ from markdown_it_pyrs import MarkdownIt
 
 from .errors import BuildError
 from .search import fold
-from .slugs import is_valid_slug
+from .slugs import is_valid_slug, slugify
 
 # Bump when parse output changes shape or meaning: it invalidates every cached article.
-PARSER_VERSION = "5"
+PARSER_VERSION = "6"
 
 #: Placeholder for a link to another article's source file; the renderer swaps in its URL
 #: once every slug is known (slugs depend on the whole site, parsing must not).
@@ -71,7 +71,8 @@ class ParsedArticle:
     author: str | None
     summary: str
     summary_given: bool  # the editor wrote it (then it is shown as the lead paragraph)
-    slug: str | None  # given by the editor, else None (derived from the title later)
+    slug: str | None  # given by the editor, else None
+    title_slug: str  # the slug the title gives (used when `slug` is None)
     image: str | None
     image_alt: str | None
     image_caption: str | None
@@ -332,6 +333,7 @@ def parse_article(source: str, raw: bytes, where: str) -> ParsedArticle:
         summary=summary,
         summary_given=fm.get("summary") is not None,
         slug=slug,
+        title_slug=slugify(title),
         image=image,
         image_alt=image_alt,
         image_caption=image_caption,

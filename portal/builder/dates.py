@@ -24,8 +24,21 @@ def format_posted(value: dt.datetime, language: str = "vi") -> str:
     return format_datetime(value, "dd - MM - yyyy", locale=_locale(language))
 
 
+@lru_cache(maxsize=4)
+def _day_periods(language: str) -> tuple[str, str]:
+    names = _locale(language).day_periods["format"]["abbreviated"]
+    return str(names["am"]), str(names["pm"])
+
+
 def formats(value: dt.datetime, language: str = "vi") -> tuple[str, str, str]:
-    """(time, posted, short date) with one Babel call: thousands of articles add up."""
-    time = format_time(value, language)
-    day, month, year = time.split(" ", 1)[0].split("/")
+    """(time, posted, short date) for many articles at once.
+
+    Same output as format_time / format_posted (a test holds them equal), but assembled
+    from Babel's day-period names directly: thousands of format_datetime calls add up.
+    """
+    am, pm = _day_periods(language)
+    day, month, year = f"{value.day:02d}", f"{value.month:02d}", f"{value.year:04d}"
+    hour = value.hour % 12 or 12
+    period = am if value.hour < 12 else pm
+    time = f"{day}/{month}/{year} {hour}:{value.minute:02d} {period}"
     return time, f"{day} - {month} - {year}", f"{day}/{month}/{year}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .config import Category, SiteConfig
 from .content import MD_LINK_PREFIX, ParsedArticle
 from .errors import BuildError
-from .slugs import assign_slugs, slugify
+from .slugs import assign_slugs
 from .urls import article_url, url_to_file
 
 
@@ -75,7 +75,7 @@ def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.dateti
     # Older articles claim a slug first, so publishing a new one never renames an old URL.
     live.sort(key=lambda item: (item[1], item[0].source))
     slugs, conflicts = assign_slugs(
-        (p.source, p.slug or slugify(p.title), p.slug is not None) for p, _ in live
+        (p.source, p.slug or p.title_slug, p.slug is not None) for p, _ in live
     )
     for source, other, slug in conflicts:
         errors.append(f"content/{source}: slug {slug!r} is already used by content/{other}")

@@ -41,7 +41,7 @@ def search_index(entries: Sequence[dict[str, Any]]) -> str:
                 "d": e["date"],
                 "c": e["category"],
                 "s": e["summary"],
-                "k": fold(key),
+                "k": key,
             }
         )
     return json.dumps(docs, ensure_ascii=False, separators=(",", ":")) + "\n"
