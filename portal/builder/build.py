@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -174,6 +176,30 @@ class _Pool:
             self.executor.shutdown(wait=True)
 
 
+def _widgets() -> tuple[Path, str]:
+    """The widgets directory and its version, as the service computes them.
+
+    `server.assets` is loaded on its own: importing it the usual way would run
+    `server/__init__.py`, which imports the whole service stack (Starlette, redis) and
+    costs more than a no-change build.
+    """
+    module: Any = sys.modules.get("server.assets")
+    if module is None:
+        spec = importlib.util.find_spec("server")  # finds the package without running it
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        path = Path(locations[0], "assets.py") if locations else None
+        if path is not None and path.is_file():
+            loader_spec = importlib.util.spec_from_file_location("_portal_server_assets", path)
+            if loader_spec is not None and loader_spec.loader is not None:
+                module = importlib.util.module_from_spec(loader_spec)
+                loader_spec.loader.exec_module(module)
+        if module is None:
+            module = importlib.import_module("server.assets")
+    directory: Path = module.widgets_dir()
+    version: str = module.asset_version(directory)
+    return directory, version
+
+
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -214,10 +240,7 @@ def build_site(
     static = _walk(site_dir / "static")
     static_bytes = {rel: path.read_bytes() for rel, path in static}
 
-    from server.assets import asset_version, widgets_dir  # the service owns the widgets
-
-    wdir = widgets_dir()
-    widget_version = asset_version(wdir)
+    wdir, widget_version = _widgets()
     static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in static_bytes.items()))[:12]
     template_parts = [f"{rel}:{_hash(path.read_bytes())}" for rel, path in templates]
     fingerprint = _hash(
@@ -336,6 +359,7 @@ def _full_build(
         widgets_templates_dir=str(widgets_templates),
         out_dir=str(out_dir),
         globals=site.globals(),
+        bytecode_dir=str(cache_dir / "templates"),
     )
     init_worker(base)
     latest = render_string("partials/latest.html", {"items": site.latest_items()})

@@ -181,8 +181,11 @@ class SitePages:
                 "pagination": _pagination(n, total, url_of),
                 "presence_page": None,
             }
-            key = json.dumps(context, sort_keys=True, ensure_ascii=False)
-            tasks.append(("list.html", url_to_file(url_of(n)), context, (key,)))
+            # The context follows from these (and the settings, part of the global key);
+            # much cheaper than serialising the context itself.
+            key = [kind, heading, intro, str(n), str(total)]
+            key += [f"{a.parsed.digest}:{a.slug}" for a in chunk]
+            tasks.append(("list.html", url_to_file(url_of(n)), context, tuple(key)))
         return tasks
 
     def page_tasks(self) -> list[PageTask]:

@@ -15,6 +15,7 @@ from .errors import BuildError
 
 from jinja2 import (
     ChoiceLoader,
+    FileSystemBytecodeCache,
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
@@ -37,9 +38,12 @@ class RenderSetup:
     widgets_templates_dir: str
     out_dir: str
     globals: dict[str, Any]
+    bytecode_dir: str | None = None  # compiled templates, shared by workers and builds
 
 
-def make_environment(templates_dir: Path, widgets_templates_dir: Path) -> Environment:
+def make_environment(
+    templates_dir: Path, widgets_templates_dir: Path, bytecode_dir: Path | None = None
+) -> Environment:
     """Site templates, plus the widget partials under the `widgets/` prefix."""
     loader = ChoiceLoader(
         [
@@ -54,20 +58,40 @@ def make_environment(templates_dir: Path, widgets_templates_dir: Path) -> Enviro
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Compiling the templates costs more than rendering a hundred pages: do it once.
+        bytecode_cache=FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
     )
     return env
 
 
 _env: Environment | None = None
 _setup: RenderSetup | None = None
+_builtins: dict[str, Any] = {}  # Jinja's own globals (range, dict, ...)
 
 
 def init_worker(setup: RenderSetup) -> None:
     """Pool initializer (also called in-process for serial builds)."""
     global _env, _setup
-    _setup = setup
-    _env = make_environment(Path(setup.templates_dir), Path(setup.widgets_templates_dir))
+    same_templates = _setup is not None and (
+        (_setup.templates_dir, _setup.widgets_templates_dir, _setup.bytecode_dir)
+        == (setup.templates_dir, setup.widgets_templates_dir, setup.bytecode_dir)
+    )
+    if _env is None or not same_templates:
+        bytecode = Path(setup.bytecode_dir) if setup.bytecode_dir else None
+        if bytecode is not None:
+            bytecode.mkdir(parents=True, exist_ok=True)
+        _env = make_environment(
+            Path(setup.templates_dir), Path(setup.widgets_templates_dir), bytecode
+        )
+        _builtins.clear()
+        _builtins.update(_env.globals)
+    else:
+        # Same templates, new globals (e.g. the latest list): keep the compiled templates.
+        # Loaded templates see env.globals through a ChainMap, so in-place updates reach them.
+        _env.globals.clear()
+        _env.globals.update(_builtins)
     _env.globals.update(setup.globals)
+    _setup = setup
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
