@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -28,6 +29,15 @@ from server.settings import Settings
 from server.store import connect
 
 _SESSION_PATHS = ("/api/presence", "/api/polls")
+
+
+class SiteFiles(StaticFiles):
+    """The built site; unknown API paths stay JSON errors instead of the site's HTML 404."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path == "api" or path.startswith("api/"):
+            raise HTTPException(404)
+        return await super().get_response(path, scope)
 
 
 class WidgetFiles(StaticFiles):
@@ -76,7 +86,7 @@ def create_app(settings: Settings) -> Starlette:
     if settings.widgets_dir.is_dir():
         routes.append(Mount("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:
-        routes.append(Mount("/", StaticFiles(directory=Path(settings.static_dir), html=True)))
+        routes.append(Mount("/", SiteFiles(directory=Path(settings.static_dir), html=True)))
 
     app = Starlette(
         routes=routes,

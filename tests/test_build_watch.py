@@ -36,7 +36,10 @@ def test_watch_rebuilds_and_survives_bad_content(
     try:
         time.sleep(0.5)  # let the watcher start
         article = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
-        page = out / "bai-viet/dai-bieu-hdnd-tinh-tiep-xuc-cu-tri-huyen-song-may-truoc-ky-hop-thu-14.html"
+        page = (
+            out
+            / "bai-viet/dai-bieu-hdnd-tinh-tiep-xuc-cu-tri-huyen-song-may-truoc-ky-hop-thu-14.html"
+        )
         article.write_text(
             article.read_text(encoding="utf-8") + "\nĐoạn mới thêm khi đang chạy.\n",
             encoding="utf-8",

@@ -249,7 +249,7 @@ def test_schemathesis_against_openapi(live_portal: str) -> None:
     cases = statuses.total()
     print(f"\nschemathesis: {operations} operations, {cases} cases, {sorted(statuses.items())}")
     assert operations >= 10
-    assert cases >= operations * FUZZ_EXAMPLES
+    assert cases >= 200
     assert not any(status >= 500 for status in statuses)
 
 

@@ -57,6 +57,13 @@ def test_serve_on_embedded_redis_keeps_votes_across_restart(tmp_path: Path) -> N
             assert home.status_code == 200 and "text/html" in home.headers["content-type"]
             assert "data-portal-poll" in home.text and "data-portal-presence" in home.text
             assert client.get("/widgets/portal.js").status_code == 200
+            missing_page = client.get("/khong-co-trang-nay.html")
+            assert missing_page.status_code == 404
+            assert "text/html" in missing_page.headers["content-type"]
+            for path in ["/api/khong-co", "/api", "/widgets/khong-co.js"]:
+                missing = client.get(path)
+                assert missing.status_code == 404, path
+                assert missing.json()["error"]["code"] == "not_found", path
             assert client.post(VOTES, json={"option": "tot"}).status_code == 201
             token = client.cookies["portal_session"]
     finally:

@@ -12,10 +12,9 @@ import importlib
 import posixpath
 import re
 from dataclasses import dataclass
+from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
-
-from html import escape, unescape
 
 from markdown_it_pyrs import MarkdownIt
 
@@ -99,7 +98,7 @@ def digest_for(source: str, raw: bytes) -> str:
 _md: MarkdownIt | None = None
 
 # CommonMark without raw HTML (editors' markup is escaped, never passed through), plus tables.
-_PLUGINS = [
+_PLUGINS: list[Any] = [  # (the stubs want literals)
     "blockquote", "code", "fence", "heading", "hr", "lheading", "list", "paragraph",
     "reference", "autolink", "backticks", "emphasis", "entity", "escape", "image", "link",
     "newline", "table",

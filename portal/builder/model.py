@@ -48,6 +48,11 @@ def _aware(value: dt.datetime, config: SiteConfig) -> dt.datetime:
 _MD_LINK = re.compile(re.escape(MD_LINK_PREFIX) + r"(\d+):")
 
 
+def _link_urls(body: str, targets: tuple[str, ...], url_of: dict[str, str]) -> str:
+    """Swap the placeholders of links to .md files for the articles' URLs."""
+    return _MD_LINK.sub(lambda m: url_of.get(targets[int(m.group(1))], ""), body)
+
+
 def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.datetime) -> SiteModel:
     """Validate cross-file facts (categories, slugs, links between articles) and publish."""
     errors: list[str] = []
@@ -94,8 +99,7 @@ def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.dateti
                 errors.append(f"{where}: broken link to content/{target} (no such article)")
         body = p.body_html
         if p.md_links:
-            targets = p.md_links
-            body = _MD_LINK.sub(lambda m: url_of.get(targets[int(m.group(1))], ""), body)
+            body = _link_urls(body, p.md_links, url_of)
         articles.append(
             Article(
                 parsed=p,

@@ -11,20 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BuildError
-
 from jinja2 import (
     ChoiceLoader,
-    FileSystemBytecodeCache,
-    TemplateError,
-    TemplateNotFound,
-    TemplateSyntaxError,
     Environment,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
     select_autoescape,
 )
+
+from .errors import BuildError
 
 #: (template name, output file relative to out_dir, page context)
 Task = tuple[str, str, dict[str, Any]]
