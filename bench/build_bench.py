@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -248,10 +249,25 @@ def write_pelican(root: Path, corpus: Sequence[dict[str, str]]) -> Path:
     return site
 
 
-def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+CPU: dict[str, float] = {}  # CPU seconds (user + system, all processes) per measurement
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(
+    cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None, label: str = ""
+) -> float:
+    """Wall-clock seconds of one run (its CPU seconds go to CPU[label], lowest kept)."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
+    if label:
+        CPU[label] = min(cpu, CPU.get(label, cpu))
     if result.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return elapsed
@@ -309,14 +325,14 @@ def main() -> int:
         for _ in range(args.repeat):
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(root / ".portal-cache", ignore_errors=True)
-            cold.append(timed(cmd, REPO, env))
-        nochange = [timed(cmd, REPO, env) for _ in range(args.repeat)]
+            cold.append(timed(cmd, REPO, env, "portal cold"))
+        nochange = [timed(cmd, REPO, env, "portal no-change") for _ in range(args.repeat)]
         edits: list[float] = []
         target = portal_site / "content" / corpus[len(corpus) // 2]["file"]
         for k in range(args.repeat):
             with target.open("a", encoding="utf-8") as f:
                 f.write(f"\nĐoạn bổ sung lần {k + 1}: cập nhật thông tin mới nhất.\n")
-            edits.append(timed(cmd, REPO, env))
+            edits.append(timed(cmd, REPO, env, "portal one edit"))
         results = {
             "portal cold": best(cold),
             "portal no-change": best(nochange),
@@ -331,7 +347,11 @@ def main() -> int:
             for _ in range(args.repeat):
                 shutil.rmtree(root / "hugo-out", ignore_errors=True)
                 hugo_runs.append(
-                    timed(["hugo", "--quiet", "-d", str(root / "hugo-out")], hugo_site)
+                    timed(
+                        ["hugo", "--quiet", "-d", str(root / "hugo-out")],
+                        hugo_site,
+                        label="hugo cold",
+                    )
                 )
             results["hugo cold"] = best(hugo_runs)
         elif not args.no_hugo:
@@ -358,13 +378,15 @@ def main() -> int:
                                 "-q",
                             ],
                             pelican_site,
+                            label="pelican cold",
                         )
                     )
                 results["pelican cold"] = best(pel_runs)
 
-        print()
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        print(f"{'':18} {'wall':>8}   {'CPU':>8}")
         for name, seconds in results.items():
-            print(f"{name:18} {seconds:8.2f} s")
+            print(f"{name:18} {seconds:8.2f} s {CPU.get(name, 0.0):8.2f} s")
         print()
         p = results["portal cold"]
         if "hugo cold" in results:

@@ -61,6 +61,20 @@ class BuildReport:
         )
 
 
+class _Timings:
+    """Phase durations on stderr when PORTAL_BUILD_TIMINGS is set (for profiling builds)."""
+
+    def __init__(self) -> None:
+        self.enabled = bool(os.environ.get("PORTAL_BUILD_TIMINGS"))
+        self.last = time.perf_counter()
+
+    def mark(self, phase: str) -> None:
+        if self.enabled:
+            now = time.perf_counter()
+            print(f"  {phase:<24} {now - self.last:7.3f} s", file=sys.stderr)
+            self.last = now
+
+
 class _Progress:
     """Counts on stderr for long builds (a live line on a terminal, else one per phase)."""
 
@@ -92,10 +106,10 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _walk(root: Path, suffix: str = "") -> list[tuple[str, Path]]:
+def _walk(root: Path, suffix: str = "") -> list[tuple[str, str]]:
     """Files under root as (POSIX relative path, path), sorted; hidden and editor
-    backup files skipped."""
-    found: list[tuple[str, Path]] = []
+    backup files skipped. Plain strings: pathlib costs more than the reading here."""
+    found: list[tuple[str, str]] = []
     if not root.is_dir():
         return found
     top = str(root)
@@ -106,9 +120,14 @@ def _walk(root: Path, suffix: str = "") -> list[tuple[str, Path]]:
         for name in filenames:
             if name.startswith(".") or name.endswith("~") or not name.endswith(suffix):
                 continue
-            found.append((prefix + name, Path(dirpath, name)))
+            found.append((prefix + name, os.path.join(dirpath, name)))
     found.sort()
     return found
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _hash(*parts: str | bytes) -> str:
@@ -234,15 +253,15 @@ def build_site(
     config = load_config(site_dir)
     settings_bytes = (site_dir / "site.toml").read_bytes()
     sources = _walk(site_dir / "content", ".md")
-    raws = {rel: path.read_bytes() for rel, path in sources}
+    raws = {rel: _read(path) for rel, path in sources}
     digests = {rel: digest_for(rel, raw) for rel, raw in raws.items()}
     templates = _walk(site_dir / "templates")
     static = _walk(site_dir / "static")
-    static_bytes = {rel: path.read_bytes() for rel, path in static}
+    static_bytes = {rel: _read(path) for rel, path in static}
 
     wdir, widget_version = _widgets()
     static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in static_bytes.items()))[:12]
-    template_parts = [f"{rel}:{_hash(path.read_bytes())}" for rel, path in templates]
+    template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in templates]
     fingerprint = _hash(
         BUILDER_VERSION,
         PARSER_VERSION,
@@ -255,10 +274,11 @@ def build_site(
     )
 
     manifest = cache_mod.load_manifest(cache_dir, out_dir)
+    out_str = str(out_dir)
     if (
         manifest.fingerprint == fingerprint
         and (manifest.next_publish is None or now.timestamp() < manifest.next_publish)
-        and all((out_dir / rel).is_file() for rel in manifest.files)
+        and all(os.path.isfile(os.path.join(out_str, rel)) for rel in manifest.files)
     ):
         return BuildReport(
             pages_written=0,
@@ -328,6 +348,7 @@ def _full_build(
         write_if_changed,
     )
 
+    timings = _Timings()
     # 1. Parse what the cache doesn't have.
     cached = cache_mod.load_articles(cache_dir)
     todo = [(rel, raws[rel]) for rel in raws if digests[rel] not in cached]
@@ -343,6 +364,7 @@ def _full_build(
     }
     parsed = [articles_by_digest[digests[rel]] for rel in raws]
 
+    timings.mark("parse")
     # 2. The site as a whole.
     model = resolve_site(config, parsed, now.astimezone(config.tz))
     site = pages.SitePages(config, model, widget_version, static_version)
@@ -352,6 +374,7 @@ def _full_build(
     files |= {f"static/{rel}" for rel in static_bytes}
     check_site_links(model.articles, files, site.nav_links())
 
+    timings.mark("resolve + links")
     # 3. Render pages whose inputs changed. "Tin mới nhất" and the poll box are rendered
     # once, here, and handed to every page as globals.
     base = RenderSetup(
@@ -379,14 +402,16 @@ def _full_build(
     for template, rel, context, key_parts in page_tasks:
         key = _hash(global_key, template, *key_parts)
         page_keys[rel] = key
-        if manifest.pages.get(rel) == key and (out_dir / rel).is_file():
+        if manifest.pages.get(rel) == key and os.path.isfile(os.path.join(out_dir, rel)):
             continue
         tasks.append((template, rel, context))
+    timings.mark("page keys")
     progress.start("Rendering pages", len(tasks))
     rendered = pool.map_chunks(render_batch, tasks, progress, setup)
     progress.finish()
     written = sum(1 for _, changed in rendered if changed)
 
+    timings.mark("render")
     # 4. Feeds, sitemap, search index, static files: cheap, so always regenerated.
     extra: dict[str, bytes] = {rel: data.encode() for rel, data in text_files.items()}
     for rel, data in static_bytes.items():
@@ -394,6 +419,7 @@ def _full_build(
     for rel, data in sorted(extra.items()):
         written += write_if_changed(out_dir / rel, data)
 
+    timings.mark("feeds, index, static")
     # 5. Remove what an earlier build made and this one no longer does.
     produced = sorted(set(page_keys) | set(extra))
     removed = 0
@@ -419,6 +445,7 @@ def _full_build(
             articles=len(model.articles),
         ),
     )
+    timings.mark("cache")
     return BuildReport(
         pages_written=written,
         pages_unchanged=len(produced) - written,
