@@ -305,12 +305,16 @@ def main() -> int:
     parser.add_argument("--no-hugo", action="store_true")
     parser.add_argument("--no-pelican", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--tmp", default=None, help="where to make the temporary directory (e.g. /dev/shm)"
+    )
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="portal-bench-", dir=args.tmp))
     try:
         corpus = make_corpus(args.articles)
         print(f"{args.articles} articles, {os.cpu_count()} CPUs, temp dir {root}")
+        print(f"load average at the start: {os.getloadavg()[0]:.1f}")
         portal_site = write_portal(root, corpus)
         env = {
             **os.environ,

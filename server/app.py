@@ -11,12 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from server.clients import ForwardedMiddleware
-from server.errors import EXCEPTION_HANDLERS, api_not_found
+from server.errors import EXCEPTION_HANDLERS
 from server.logs import RequestLogMiddleware, configure_logging
 from server.metrics import Metrics, MetricsMiddleware
 from server.polls import PollStore, load_polls
@@ -81,8 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await redis.aclose()
 
-    # Anything else under /api is a JSON 404, before the static site's catch-all can answer.
-    routes: list[BaseRoute] = [*ROUTES, Route("/api/{rest:path}", api_not_found)]
+    routes: list[BaseRoute] = list(ROUTES)
     if settings.widgets_dir.is_dir():
         routes.append(Mount("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:

@@ -53,11 +53,6 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=all_headers)
 
 
-async def api_not_found(request: Request) -> Response:
-    """Unknown `/api/...` paths: a JSON 404, never the static site's HTML 404 page."""
-    raise ApiError(404, "not_found", "There is no such API endpoint")
-
-
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra)
