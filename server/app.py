@@ -9,22 +9,22 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from server.clients import ForwardedMiddleware
+from server.cors import cors_middleware
 from server.errors import EXCEPTION_HANDLERS
-from server.logs import RequestLogMiddleware, configure_logging
+from server.logs import AccessLog, RequestLogMiddleware, configure_logging
 from server.metrics import Metrics, MetricsMiddleware
 from server.polls import PollStore, load_polls
 from server.presence import Presence
 from server.ratelimit import VoteRateLimiter
 from server.routes import ROUTES, Services
 from server.security import SecurityHeadersMiddleware
-from server.sessions import HEADER_NAME, SessionMiddleware, SessionSigner
+from server.sessions import SessionMiddleware, SessionSigner
 from server.settings import Settings
 from server.store import connect
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings) -> Starlette:
     polls = load_polls(settings.site_dir / "site.toml")
     signer = SessionSigner(settings.secret_keys, settings.session_max_age)
     metrics = Metrics()
+    access_log = AccessLog() if settings.access_log else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,6 +81,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await redis.aclose()
+            if access_log is not None:
+                access_log.flush()
 
     routes: list[BaseRoute] = list(ROUTES)
     if settings.widgets_dir.is_dir():
@@ -92,19 +95,11 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             # Outermost first: the request id and access log cover everything, then the real
             # client address and scheme (trusted proxies) for all that follows.
-            Middleware(RequestLogMiddleware),
+            Middleware(RequestLogMiddleware, access_log=access_log),
             Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies),
             Middleware(SecurityHeadersMiddleware, allowed_origins=settings.allowed_origins),
             Middleware(MetricsMiddleware, metrics=metrics),
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.allowed_origins),
-                allow_credentials=True,
-                allow_methods=["GET", "POST"],
-                allow_headers=["Content-Type", HEADER_NAME],
-                expose_headers=[HEADER_NAME, "Retry-After"],
-                max_age=600,
-            ),
+            *cors_middleware(settings),
             Middleware(SessionMiddleware, signer=signer, paths=_SESSION_PATHS),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

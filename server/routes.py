@@ -63,6 +63,10 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=_NO_STORE)
 
 
+def _json_bytes(body: bytes) -> Response:
+    return Response(body, media_type="application/json", headers=_NO_STORE)
+
+
 def _poll(services: Services, request: Request) -> Poll:
     poll_id = request.path_params["poll_id"]
     poll = services.polls.polls.get(poll_id)
@@ -81,13 +85,13 @@ async def presence_heartbeat(request: Request) -> Response:
     counts = await services.presence.heartbeat(_visitor(request).id, page)
     services.metrics.heartbeats.inc()
     services.metrics.online.set(counts.online)
-    return _json(counts.as_json())
+    return _json_bytes(counts.as_json_bytes())
 
 
 async def presence_read(request: Request) -> Response:
     services = _services(request)
     counts = await services.presence.counts(normalize_page(request.query_params.get("page")))
-    return _json(counts.as_json())
+    return _json_bytes(counts.as_json_bytes())
 
 
 async def presence_leave(request: Request) -> Response:

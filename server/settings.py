@@ -49,6 +49,8 @@ class Settings:
     """A `limits` rate string ("20/minute") for new votes per client address; None = no limit."""
     trusted_proxies: tuple[IPNetwork, ...] = ()
     """Peers whose X-Forwarded-For / X-Forwarded-Proto are believed."""
+    access_log: bool = False
+    """One JSON line per request on stderr (on by default from the environment)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,7 +88,19 @@ class Settings:
             static_dir=Path(static) if static else None,
             vote_rate_limit=_rate_limit(env.get("PORTAL_VOTE_RATE_LIMIT")),
             trusted_proxies=_networks(env.get("PORTAL_TRUSTED_PROXIES", "")),
+            access_log=_switch(env, "PORTAL_ACCESS_LOG", default=True),
         )
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
 
 
 def _whole_seconds(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:

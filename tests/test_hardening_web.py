@@ -252,25 +252,26 @@ async def test_secret_key_rotation_keeps_old_sessions(
 # Request ids and logs
 
 
-async def test_request_id_is_echoed_or_generated(
-    client: Any, caplog: pytest.LogCaptureFixture
+async def test_request_id_is_echoed_or_generated_and_logged(
+    client_for: Any, make_settings: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="portal.access")
-    given = await client.get("/api/polls", headers={"X-Request-Id": "abc-123.def"})
-    assert given.headers["x-request-id"] == "abc-123.def"
-    for insane in ("", "a b", "x" * 500, "<script>", 'a"b'):
-        generated = await client.get("/healthz", headers={"X-Request-Id": insane})
-        rid = generated.headers["x-request-id"]
-        assert rid != insane and len(rid) == 16, insane
-    records = [r for r in caplog.records if r.name == "portal.access"]
-    first = records[0]
-    assert first.request_id == "abc-123.def"  # type: ignore[attr-defined]
-    assert first.status == 200 and first.route == "/api/polls"  # type: ignore[attr-defined]
-    line = json.loads(JsonFormatter().format(first))
-    assert line["request_id"] == "abc-123.def"
-    assert line["status"] == 200 and line["method"] == "GET" and line["level"] == "info"
-    assert isinstance(line["duration_ms"], float)
-    assert "client" not in line and "127.0.0.1" not in json.dumps(line)
+    async with client_for(make_settings(access_log=True)) as client:
+        given = await client.get("/api/polls", headers={"X-Request-Id": "abc-123.def"})
+        assert given.headers["x-request-id"] == "abc-123.def"
+        for insane in ("", "a b", "x" * 500, "<script>", 'a"b'):
+            generated = await client.get("/healthz", headers={"X-Request-Id": insane})
+            rid = generated.headers["x-request-id"]
+            assert rid != insane and len(rid) == 16, insane
+        await client.get("/api/%22quoted%22%5Cpath")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    access = [line for line in lines if line.get("logger") == "portal.access"]
+    assert len(access) == 7
+    first = access[0]
+    assert first["request_id"] == "abc-123.def" and first["level"] == "info"
+    assert first["status"] == 200 and first["method"] == "GET" and first["route"] == "/api/polls"
+    assert isinstance(first["duration_ms"], float) and first["bytes"] > 0
+    assert access[-1]["path"] == '/api/"quoted"\\path' and access[-1]["status"] == 404
+    assert "client" not in first and "127.0.0.1" not in json.dumps(access)
 
 
 def test_sane_request_ids() -> None:
