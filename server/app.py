@@ -16,14 +16,15 @@ from starlette.types import Scope
 
 from server.clients import ForwardedMiddleware
 from server.cors import cors_middleware
+from server.edge import EdgeMiddleware
 from server.errors import EXCEPTION_HANDLERS
-from server.logs import AccessLog, RequestLogMiddleware, configure_logging
-from server.metrics import Metrics, MetricsMiddleware
+from server.logs import AccessLog, configure_logging
+from server.metrics import Metrics, RequestMetrics
 from server.polls import PollStore, load_polls
 from server.presence import Presence
 from server.ratelimit import VoteRateLimiter
 from server.routes import ROUTES, Services
-from server.security import SecurityHeadersMiddleware
+from server.security import SecurityHeaders
 from server.sessions import SessionMiddleware, SessionSigner
 from server.settings import Settings
 from server.store import connect
@@ -93,12 +94,16 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            # Outermost first: the request id and access log cover everything, then the real
-            # client address and scheme (trusted proxies) for all that follows.
-            Middleware(RequestLogMiddleware, access_log=access_log),
+            # Outermost first: the edge (request id, security headers, metrics, access log)
+            # covers everything, then the real client address and scheme (trusted proxies)
+            # for all that follows.
+            Middleware(
+                EdgeMiddleware,
+                security=SecurityHeaders(settings.allowed_origins),
+                metrics=RequestMetrics(metrics),
+                access_log=access_log,
+            ),
             Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies),
-            Middleware(SecurityHeadersMiddleware, allowed_origins=settings.allowed_origins),
-            Middleware(MetricsMiddleware, metrics=metrics),
             *cors_middleware(settings),
             Middleware(SessionMiddleware, signer=signer, paths=_SESSION_PATHS),
         ],

@@ -48,7 +48,7 @@ def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message}, **extra}
-    all_headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    all_headers = {"Cache-Control": "no-store"}
     all_headers.update(headers or {})
     return JSONResponse(body, status_code=status, headers=all_headers)
 

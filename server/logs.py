@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import re
 import secrets
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from server.metrics import route_label
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:+/=-]{1,128}$")
@@ -34,6 +30,26 @@ _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "ta
 
 def current_request_id() -> str | None:
     return _request_id.get()
+
+
+def bind_request_id(request_id: str) -> contextvars.Token[str | None]:
+    """Tag what this request logs (errors too) with its id; `_request_id.reset` undoes it."""
+    return _request_id.set(request_id)
+
+
+def unbind_request_id(token: contextvars.Token[str | None]) -> None:
+    _request_id.reset(token)
+
+
+class RequestIds:
+    """Fresh request ids: a random per-process prefix and a counter (unique, and no syscall)."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(4)
+        self._next = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._next) & 0xFFFFFFFF:08x}"
 
 
 def sane_request_id(value: str) -> str | None:
@@ -114,53 +130,3 @@ class AccessLog:
             stream = self._stream or sys.stderr  # looked up late: tests capture sys.stderr
             stream.write("".join(lines))
             stream.flush()
-
-
-class RequestLogMiddleware:
-    """Gives each request an id (echoed as `X-Request-Id`) and writes one access record."""
-
-    def __init__(self, app: ASGIApp, access_log: AccessLog | None = None) -> None:
-        self.app = app
-        self.access_log = access_log
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = next(
-            (v.decode("latin-1") for k, v in scope["headers"] if k == REQUEST_ID_HEADER), ""
-        )
-        request_id = sane_request_id(incoming) or secrets.token_hex(8)
-        token = _request_id.set(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
-        status = 500
-        size = 0
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status, size
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER
-                ]
-                headers.append((REQUEST_ID_HEADER, request_id.encode()))
-                message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body":
-                size += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_logged)
-        finally:
-            if self.access_log is not None:
-                self.access_log.write(
-                    request_id,
-                    scope["method"],
-                    scope["path"],
-                    route_label(scope),
-                    status,
-                    size,
-                    time.perf_counter() - started,
-                )
-            _request_id.reset(token)

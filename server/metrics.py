@@ -8,7 +8,6 @@ the workers' files, so whichever worker answers the scrape reports the whole ser
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -16,7 +15,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 
 class Metrics:
@@ -83,43 +82,27 @@ def route_label(scope: Scope) -> str:
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class MetricsMiddleware:
-    """Counts every HTTP response by route template (never the raw path: bounded labels)."""
+class RequestMetrics:
+    """Counts one answered request by route template (never the raw path: bounded labels)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        # labels() costs a lock and a tuple hash per call: each child is looked up once.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_counting(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_counting)
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (route_label(scope), method, status)
-            children = self._children.get(key)
-            if children is None:
-                # labels() costs a lock and a tuple hash per call: look each child up once.
-                label, method, _ = key
-                children = (
-                    self.metrics.requests.labels(label, method, str(status)),
-                    self.metrics.latency.labels(label),
-                )
-                self._children[key] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        if method not in _METHODS:
+            method = "OTHER"
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.metrics.requests.labels(route, method, str(status)),
+                self.metrics.latency.labels(route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -33,7 +33,7 @@ from server.sessions import SessionSigner, Visitor
 from server.settings import Settings
 from server.store import RedisClient
 
-_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass

@@ -12,13 +12,11 @@ import hashlib
 import importlib
 import importlib.util
 import json
-import multiprocessing
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -159,7 +157,7 @@ class _Pool:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self.executor: Executor | None = None
+        self.executor: Any = None  # a ProcessPoolExecutor, made (and imported) on first use
 
     def map_chunks(
         self,
@@ -174,6 +172,9 @@ class _Pool:
                 results.extend(fn(*args, chunk))
                 progress.advance(len(chunk))
             return results
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         if self.executor is None:
             # fork is cheapest, but forking a process that runs other threads (the dev
             # server) can deadlock: use a fresh interpreter then.
@@ -252,9 +253,22 @@ def build_site(
 
     config = load_config(site_dir)
     settings_bytes = (site_dir / "site.toml").read_bytes()
-    sources = _walk(site_dir / "content", ".md")
-    raws = {rel: _read(path) for rel, path in sources}
-    digests = {rel: digest_for(rel, raw) for rel, raw in raws.items()}
+    manifest = cache_mod.load_manifest(cache_dir, out_dir)
+    sources = dict(_walk(site_dir / "content", ".md"))
+    # A file whose size, mtime and inode are as the last build saw them keeps its digest
+    # without being read again (as git and make do); the others are read and hashed.
+    raws: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
+    stats: dict[str, tuple[int, int, int, str]] = {}
+    for rel, path in sources.items():
+        st = os.stat(path)
+        known = manifest.sources.get(rel)
+        if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
+            digests[rel] = known[3]
+        else:
+            raws[rel] = _read(path)
+            digests[rel] = digest_for(rel, raws[rel])
+        stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digests[rel])
     templates = _walk(site_dir / "templates")
     static = _walk(site_dir / "static")
     static_bytes = {rel: _read(path) for rel, path in static}
@@ -273,7 +287,6 @@ def build_site(
         str(out_dir.resolve()),
     )
 
-    manifest = cache_mod.load_manifest(cache_dir, out_dir)
     out_str = str(out_dir)
     if (
         manifest.fingerprint == fingerprint
@@ -295,8 +308,10 @@ def build_site(
             out_dir=out_dir,
             cache_dir=cache_dir,
             config=config,
+            sources=sources,
             raws=raws,
             digests=digests,
+            stats=stats,
             static_bytes=static_bytes,
             widgets_templates=wdir / "templates",
             widget_version=widget_version,
@@ -320,8 +335,10 @@ def _full_build(
     out_dir: Path,
     cache_dir: Path,
     config: SiteConfig,
+    sources: dict[str, str],
     raws: dict[str, bytes],
     digests: dict[str, str],
+    stats: dict[str, tuple[int, int, int, str]],
     static_bytes: dict[str, bytes],
     widgets_templates: Path,
     widget_version: str,
@@ -350,8 +367,12 @@ def _full_build(
 
     timings = _Timings()
     # 1. Parse what the cache doesn't have.
-    cached = cache_mod.load_articles(cache_dir)
-    todo = [(rel, raws[rel]) for rel in raws if digests[rel] not in cached]
+    cached, load_bodies = cache_mod.load_articles(cache_dir)
+    todo = [
+        (rel, raws[rel] if rel in raws else _read(sources[rel]))
+        for rel in sources
+        if digests[rel] not in cached
+    ]
     progress.start("Parsing articles", len(todo))
     results = pool.map_chunks(_parse_chunk, todo, progress)
     progress.finish()
@@ -360,14 +381,27 @@ def _full_build(
         raise BuildError("\n".join(errors))
     fresh = {r.digest: r for r in results if isinstance(r, ParsedArticle)}
     articles_by_digest = {
-        digests[rel]: cached.get(digests[rel]) or fresh[digests[rel]] for rel in raws
+        digests[rel]: cached.get(digests[rel]) or fresh[digests[rel]] for rel in sources
     }
-    parsed = [articles_by_digest[digests[rel]] for rel in raws]
+    parsed = [articles_by_digest[digests[rel]] for rel in sources]
 
     timings.mark("parse")
     # 2. The site as a whole.
     model = resolve_site(config, parsed, now.astimezone(config.tz))
-    site = pages.SitePages(config, model, widget_version, static_version)
+    stored_bodies: dict[str, str] | None = None
+
+    def body_of(p: ParsedArticle) -> str:
+        nonlocal stored_bodies
+        if p.body_html is not None:
+            return p.body_html
+        if stored_bodies is None:
+            stored_bodies = load_bodies()
+        body = stored_bodies.get(p.digest)
+        if body is None:  # the cache lost it: parse the file again
+            body = parse_article(p.source, _read(sources[p.source]), p.source).body_html
+        return body or ""
+
+    site = pages.SitePages(config, model, widget_version, static_version, body_of)
     page_tasks = site.page_tasks()
     text_files = site.text_files()
     files = {rel for _, rel, _, _ in page_tasks} | set(text_files)
@@ -399,12 +433,12 @@ def _full_build(
     )
     page_keys: dict[str, str] = {}
     tasks: list[Task] = []
-    for template, rel, context, key_parts in page_tasks:
+    for template, rel, key_parts, make_context in page_tasks:
         key = _hash(global_key, template, *key_parts)
         page_keys[rel] = key
         if manifest.pages.get(rel) == key and os.path.isfile(os.path.join(out_dir, rel)):
             continue
-        tasks.append((template, rel, context))
+        tasks.append((template, rel, make_context()))
     timings.mark("page keys")
     progress.start("Rendering pages", len(tasks))
     rendered = pool.map_chunks(render_batch, tasks, progress, setup)
@@ -431,8 +465,14 @@ def _full_build(
             pass
 
     next_publish = model.next_publish.timestamp() if model.next_publish else None
-    if fresh or set(cached) != set(articles_by_digest):
-        cache_mod.save_articles(cache_dir, articles_by_digest)
+    # Rewriting the whole article cache costs more than parsing a few articles again, so a
+    # build that parsed only a few leaves it as it was: the next one re-parses those few.
+    if len(fresh) > max(16, len(articles_by_digest) // 50) or (
+        fresh and len(articles_by_digest) < 1000
+    ):
+        cache_mod.save_articles(
+            cache_dir, articles_by_digest, {d: body_of(a) for d, a in articles_by_digest.items()}
+        )
     cache_mod.save_manifest(
         cache_dir,
         out_dir,
@@ -443,6 +483,7 @@ def _full_build(
             pages=page_keys,
             files=produced,
             articles=len(model.articles),
+            sources=stats,
         ),
     )
     timings.mark("cache")

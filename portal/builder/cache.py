@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .content import ParsedArticle
 
-CACHE_VERSION = 1
+CACHE_VERSION = 3
 
 
 @dataclass(slots=True)
@@ -28,6 +29,8 @@ class Manifest:
     pages: dict[str, str] = field(default_factory=dict)  # output file -> key of its inputs
     files: list[str] = field(default_factory=list)  # every file the build produced
     articles: int = 0  # published articles in that build
+    # content file -> (size, mtime_ns, inode, digest) as that build read it
+    sources: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)
 
 
 def default_cache_dir(out_dir: Path) -> Path:
@@ -58,26 +61,39 @@ def _save(path: Path, payload: Any) -> None:
 
 
 _FIELDS = [f.name for f in fields(ParsedArticle)]
+_BODY = _FIELDS.index("body_html")
 
 
-def load_articles(cache_dir: Path) -> dict[str, ParsedArticle]:
-    """Parsed articles by digest."""
+def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[], dict[str, str]]]:
+    """Parsed articles by digest, without their bodies, and a function that loads the
+    bodies (digest -> HTML): a build that renders few article pages never needs them."""
     data = _load(cache_dir / "articles.pickle")
     if not isinstance(data, dict):
-        return {}
+        return {}, dict
     try:
-        return {digest: ParsedArticle(*values) for digest, values in data.items()}
+        articles = {digest: ParsedArticle(*values) for digest, values in data.items()}
     except TypeError:  # saved by a different shape of ParsedArticle
-        return {}
+        return {}, dict
+
+    def bodies() -> dict[str, str]:
+        found = _load(cache_dir / "bodies.pickle")
+        return found if isinstance(found, dict) else {}
+
+    return articles, bodies
 
 
-def save_articles(cache_dir: Path, articles: dict[str, ParsedArticle]) -> None:
+def save_articles(
+    cache_dir: Path, articles: dict[str, ParsedArticle], bodies: dict[str, str]
+) -> None:
     """Keep exactly the articles of this build (old versions drop out)."""
     # Plain tuples pickle several times faster than dataclass instances.
-    _save(
-        cache_dir / "articles.pickle",
-        {d: tuple(getattr(a, f) for f in _FIELDS) for d, a in articles.items()},
-    )
+    meta = {}
+    for digest, a in articles.items():
+        values = [getattr(a, f) for f in _FIELDS]
+        values[_BODY] = None
+        meta[digest] = tuple(values)
+    _save(cache_dir / "bodies.pickle", bodies)
+    _save(cache_dir / "articles.pickle", meta)
 
 
 def _manifest_path(cache_dir: Path, out_dir: Path) -> Path:

@@ -16,14 +16,12 @@ from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
 
-from markdown_it_pyrs import MarkdownIt
-
 from .errors import BuildError
-from .search import fold
+from .search import fold, json_string
 from .slugs import is_valid_slug, slugify
 
 # Bump when parse output changes shape or meaning: it invalidates every cached article.
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 
 #: Placeholder for a link to another article's source file; the renderer swaps in its URL
 #: once every slug is known (slugs depend on the whole site, parsing must not).
@@ -48,13 +46,18 @@ _SUMMARY_LENGTH = 220
 #: How much body text an article keeps for search (bounds the index on big sites).
 TEXT_LIMIT = 1000
 
-# PyYAML ships no type information; reach it untyped rather than through an ignore comment.
-yaml: Any = importlib.import_module("yaml")
+_yaml: Any = None
 
-try:  # libyaml is several times faster; fall back to the pure-Python loader without it
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+
+def _load_yaml(text: str) -> Any:
+    """PyYAML, imported on first use (a build with nothing to parse never needs it), and
+    untyped: it ships no type information."""
+    global _yaml
+    if _yaml is None:
+        _yaml = importlib.import_module("yaml")
+    # libyaml is several times faster; the pure-Python loader when PyYAML lacks it.
+    loader = getattr(_yaml, "CSafeLoader", None) or _yaml.SafeLoader
+    return _yaml.load(text, Loader=loader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +80,8 @@ class ParsedArticle:
     image_caption: str | None
     draft: bool
     tags: tuple[str, ...]
-    body_html: str
-    search_text: str  # title, summary, tags and the body's start, folded for search
+    body_html: str | None  # None when loaded from the cache: see cache.load_articles
+    search_key: str  # title, summary, tags and the body's start, folded, as a JSON string
     md_links: tuple[str, ...]  # content-relative .md files this article links to
     abs_links: tuple[str, ...]  # site-absolute paths it links to, e.g. /bai-viet/x.html
     images: tuple[str, ...]  # site-absolute image paths it shows
@@ -95,7 +98,7 @@ def digest_for(source: str, raw: bytes) -> str:
     return h.hexdigest()
 
 
-_md: MarkdownIt | None = None
+_md: Any = None
 
 # CommonMark without raw HTML (editors' markup is escaped, never passed through), plus tables.
 _PLUGINS: list[Any] = [  # (the stubs want literals)
@@ -105,12 +108,18 @@ _PLUGINS: list[Any] = [  # (the stubs want literals)
 ]  # fmt: skip
 
 
-def markdown() -> MarkdownIt:
-    """The shared Markdown parser (markdown-it.rs: the Rust port, many times faster)."""
+def markdown() -> Any:
+    """The shared Markdown parser (markdown-it.rs: the Rust port, many times faster),
+    imported on first use."""
     global _md
     if _md is None:
+        from markdown_it_pyrs import MarkdownIt
+
         _md = MarkdownIt("zero").enable_many(_PLUGINS)
     return _md
+
+
+_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 
 
 def split_front_matter(text: str, where: str) -> tuple[str, str]:
@@ -120,11 +129,10 @@ def split_front_matter(text: str, where: str) -> tuple[str, str]:
     first, _, rest = text.partition("\n")
     if first.rstrip() != "---":
         raise BuildError(f"{where}: no YAML front matter (the file must start with a '---' line)")
-    lines = rest.split("\n")
-    for i, line in enumerate(lines):
-        if line.rstrip() in ("---", "..."):
-            return "\n".join(lines[:i]), "\n".join(lines[i + 1 :])
-    raise BuildError(f"{where}: front matter is not closed (add a '---' line after it)")
+    m = _CLOSING.search(rest)
+    if m is None:
+        raise BuildError(f"{where}: front matter is not closed (add a '---' line after it)")
+    return rest[: m.start()], rest[m.end() + 1 :]
 
 
 def _parse_date(value: Any, key: str, where: str) -> dt.datetime:
@@ -163,7 +171,8 @@ _TAG = re.compile(r"<[^>]+>")
 
 def _plain(html: str) -> str:
     """Text of rendered HTML, whitespace collapsed."""
-    return " ".join(unescape(_TAG.sub(" ", html)).split())
+    text = _TAG.sub(" ", html)
+    return " ".join((unescape(text) if "&" in text else text).split())
 
 
 def _truncate(text: str, limit: int = _SUMMARY_LENGTH) -> str:
@@ -271,8 +280,10 @@ def parse_article(source: str, raw: bytes, where: str) -> ParsedArticle:
     text = text.replace("\r\n", "\n")
     fm_text, body = split_front_matter(text, where)
     try:
-        fm = yaml.load(fm_text, Loader=_Loader)
-    except yaml.YAMLError as exc:
+        fm = _load_yaml(fm_text)
+    except Exception as exc:  # yaml.YAMLError, without importing yaml up front
+        if not any(c.__name__ == "YAMLError" for c in type(exc).__mro__):
+            raise
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 2}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -339,7 +350,8 @@ def parse_article(source: str, raw: bytes, where: str) -> ParsedArticle:
         draft=draft,
         tags=tags,
         body_html=html,
-        search_text=fold(" ".join([title, summary, *tags, text])),
+        # Encoded here, in parallel and cached, rather than for the whole index every build.
+        search_key=json_string(fold(" ".join([title, summary, *tags, text]))),
         md_links=tuple(refs.md_links),
         abs_links=tuple(refs.abs_links),
         images=tuple(refs.images),

@@ -23,8 +23,7 @@ class Article:
     date: dt.datetime  # aware, in the site's time zone
     updated: dt.datetime  # aware; equals date when the editor gave no 'updated'
     category: Category
-    body_html: str  # links to other articles' .md files replaced by their URLs
-    link_targets: tuple[str, ...]  # URLs of the articles it links to (they key its page)
+    link_urls: tuple[str, ...]  # URL of each link to another article's file, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +47,11 @@ def _aware(value: dt.datetime, config: SiteConfig) -> dt.datetime:
 _MD_LINK = re.compile(re.escape(MD_LINK_PREFIX) + r"(\d+):")
 
 
-def _link_urls(body: str, targets: tuple[str, ...], url_of: dict[str, str]) -> str:
+def link_urls(body: str, urls: tuple[str, ...]) -> str:
     """Swap the placeholders of links to .md files for the articles' URLs."""
-    return _MD_LINK.sub(lambda m: url_of.get(targets[int(m.group(1))], ""), body)
+    if not urls:
+        return body
+    return _MD_LINK.sub(lambda m: urls[int(m.group(1))], body)
 
 
 def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.datetime) -> SiteModel:
@@ -97,9 +98,6 @@ def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.dateti
                 errors.append(f"{where}: links to content/{target}, which is not published yet")
             elif target not in url_of:
                 errors.append(f"{where}: broken link to content/{target} (no such article)")
-        body = p.body_html
-        if p.md_links:
-            body = _link_urls(body, p.md_links, url_of)
         articles.append(
             Article(
                 parsed=p,
@@ -108,8 +106,7 @@ def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.dateti
                 date=date,
                 updated=_aware(p.updated, config) if p.updated else date,
                 category=categories[p.category],
-                body_html=body,
-                link_targets=tuple(sorted({url_of.get(t, "") for t in p.md_links})),
+                link_urls=tuple(url_of.get(t, "") for t in p.md_links),
             )
         )
     if errors:

@@ -4,13 +4,15 @@ feeds, sitemap and search index, and the shared template globals."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from .config import SiteConfig
+from .content import ParsedArticle
 from .dates import formats
 from .feeds import FeedEntry, atom_feed, robots, rss_feed, sitemap
-from .model import Article, SiteModel
+from .model import Article, SiteModel, link_urls
 from .search import search_index
 from .urls import (
     SEARCH_INDEX,
@@ -24,8 +26,8 @@ from .urls import (
 #: Between parts of page titles (an en dash, as Vietnamese typography has it).
 DASH = "\u2013"
 
-#: (template, output file, context, parts of the key of its inputs)
-PageTask = tuple[str, str, dict[str, Any], tuple[str, ...]]
+#: (template, output file, parts of the key of its inputs, makes its context when needed)
+PageTask = tuple[str, str, tuple[str, ...], Callable[[], dict[str, Any]]]
 
 
 def _pagination(current: int, total: int, url_of: Any) -> dict[str, Any] | None:
@@ -53,20 +55,39 @@ class SitePages:
     """The whole output, computed from the site model."""
 
     def __init__(
-        self, config: SiteConfig, model: SiteModel, widget_version: str, static_version: str
+        self,
+        config: SiteConfig,
+        model: SiteModel,
+        widget_version: str,
+        static_version: str,
+        body_of: Callable[[ParsedArticle], str],
     ) -> None:
         self.config = config
         self.model = model
         self.widget_version = widget_version
         self.static_version = static_version
-        lang = config.language
-        self.cards: dict[str, dict[str, Any]] = {}
-        self.dates: dict[str, tuple[str, str, str]] = {}
-        for a in model.articles:
-            self.dates[a.url] = formats(a.date, lang)
-            time_text, _, short = self.dates[a.url]
+        self.body_of = body_of
+        self._cards: dict[str, dict[str, Any]] = {}
+        self._dates: dict[str, tuple[str, str, str]] = {}
+
+    def body(self, a: Article) -> str:
+        """The article's HTML with its links to other articles' files made URLs."""
+        return link_urls(self.body_of(a.parsed), a.link_urls)
+
+    def dates(self, a: Article) -> tuple[str, str, str]:
+        """(time, posted, short date) of an article, formatted once."""
+        found = self._dates.get(a.url)
+        if found is None:
+            found = self._dates[a.url] = formats(a.date, self.config.language)
+        return found
+
+    def card(self, a: Article) -> dict[str, Any]:
+        """An article as lists show it (made on first use: most builds render few lists)."""
+        found = self._cards.get(a.url)
+        if found is None:
+            time_text, _, short = self.dates(a)
             p = a.parsed
-            self.cards[a.url] = {
+            found = self._cards[a.url] = {
                 "title": p.title,
                 "url": a.url,
                 "summary": p.summary,
@@ -80,6 +101,7 @@ class SitePages:
                 },
                 "image": {"src": p.image, "alt": p.image_alt} if p.image else None,
             }
+        return found
 
     # -- shared by every page -------------------------------------------------------------
 
@@ -120,7 +142,7 @@ class SitePages:
 
     def latest_items(self) -> list[dict[str, Any]]:
         """The "Tin mới nhất" entries."""
-        return [self.cards[a.url] for a in self.model.articles[: self.config.latest_count]]
+        return [self.card(a) for a in self.model.articles[: self.config.latest_count]]
 
     def nav_links(self) -> list[str]:
         """Navigation links to check, as 'where\\0link'."""
@@ -170,23 +192,50 @@ class SitePages:
         tasks: list[PageTask] = []
         for n in range(1, total + 1):
             chunk = articles[(n - 1) * size : n * size]
-            items = [self.cards[a.url] for a in chunk]
-            context = {
-                "meta": self._meta(title_of(n), url_of(n), intro, section=section, feeds=feeds),
-                "heading": heading,
-                "intro": intro,
-                "page_number": n,
-                "kind": kind,
-                "items": items,
-                "pagination": _pagination(n, total, url_of),
-                "presence_page": None,
-            }
-            # The context follows from these (and the settings, part of the global key);
-            # much cheaper than serialising the context itself.
+            # The context follows from these (and the settings, part of the global key):
+            # much cheaper than building and serialising the context of every page.
             key = [kind, heading, intro, str(n), str(total)]
             key += [f"{a.parsed.digest}:{a.slug}" for a in chunk]
-            tasks.append(("list.html", url_to_file(url_of(n)), context, tuple(key)))
+            make = partial(
+                self._listing_context,
+                chunk,
+                n=n,
+                total=total,
+                heading=heading,
+                intro=intro,
+                url_of=url_of,
+                title=title_of(n),
+                section=section,
+                feeds=feeds,
+                kind=kind,
+            )
+            tasks.append(("list.html", url_to_file(url_of(n)), tuple(key), make))
         return tasks
+
+    def _listing_context(
+        self,
+        chunk: Sequence[Article],
+        *,
+        n: int,
+        total: int,
+        heading: str,
+        intro: str,
+        url_of: Any,
+        title: str,
+        section: str,
+        feeds: tuple[str, str],
+        kind: str,
+    ) -> dict[str, Any]:
+        return {
+            "meta": self._meta(title, url_of(n), intro, section=section, feeds=feeds),
+            "heading": heading,
+            "intro": intro,
+            "page_number": n,
+            "kind": kind,
+            "items": [self.card(a) for a in chunk],
+            "pagination": _pagination(n, total, url_of),
+            "presence_page": None,
+        }
 
     def page_tasks(self) -> list[PageTask]:
         """Every HTML page, in a stable order."""
@@ -220,47 +269,51 @@ class SitePages:
                 kind="category",
             )
         for a in arts:
-            p = a.parsed
-            _, posted, _ = self.dates[a.url]
-            article = dict(self.cards[a.url])
-            article.update(
-                {
-                    "posted": posted,
-                    "author": p.author or c.publisher,
-                    "body": a.body_html,
-                    "tags": list(p.tags),
-                    "updated_iso": a.updated.isoformat(timespec="seconds"),
-                    "image_caption": p.image_caption,
-                    "lead": p.summary if p.summary_given else None,
-                }
-            )
-            context = {
-                "meta": self._meta(
-                    f"{p.title} {DASH} {c.short_name}",
-                    a.url,
-                    p.summary,
-                    og_type="article",
-                    image=p.image,
-                    section=category_url(a.category.id),
-                ),
-                "article": article,
-                "presence_page": a.url,
-            }
-            key = (p.digest, a.slug, a.category.id, *a.link_targets)
-            tasks.append(("article.html", url_to_file(a.url), context, key))
+            key = (a.parsed.digest, a.slug, a.category.id, *a.link_urls)
+            make = partial(self._article_context, a)
+            tasks.append(("article.html", url_to_file(a.url), key, make))
         search_ctx = {
             "meta": self._meta(f"Tìm kiếm {DASH} {c.short_name}", SEARCH_PAGE, "Tìm kiếm bài viết"),
             "presence_page": None,
         }
-        tasks.append(("search.html", url_to_file(SEARCH_PAGE), search_ctx, ("search",)))
+        tasks.append(("search.html", url_to_file(SEARCH_PAGE), ("search",), lambda: search_ctx))
         missing_ctx = {
             "meta": self._meta(
                 f"Không tìm thấy trang {DASH} {c.short_name}", "/404.html", "", index=False
             ),
             "presence_page": None,
         }
-        tasks.append(("404.html", "404.html", missing_ctx, ("404",)))
+        tasks.append(("404.html", "404.html", ("404",), lambda: missing_ctx))
         return tasks
+
+    def _article_context(self, a: Article) -> dict[str, Any]:
+        c = self.config
+        p = a.parsed
+        _, posted, _ = self.dates(a)
+        article = dict(self.card(a))
+        article.update(
+            {
+                "posted": posted,
+                "author": p.author or c.publisher,
+                "body": self.body(a),
+                "tags": list(p.tags),
+                "updated_iso": a.updated.isoformat(timespec="seconds"),
+                "image_caption": p.image_caption,
+                "lead": p.summary if p.summary_given else None,
+            }
+        )
+        return {
+            "meta": self._meta(
+                f"{p.title} {DASH} {c.short_name}",
+                a.url,
+                p.summary,
+                og_type="article",
+                image=p.image,
+                section=category_url(a.category.id),
+            ),
+            "article": article,
+            "presence_page": a.url,
+        }
 
     # -- feeds, sitemap, search index -----------------------------------------------------
 
@@ -318,10 +371,10 @@ class SitePages:
                 {
                     "url": a.url,
                     "title": a.parsed.title,
-                    "date": self.dates[a.url][2],
+                    "date": self.dates(a)[2],
                     "category": a.category.name,
                     "summary": a.parsed.summary,
-                    "folded": a.parsed.search_text,
+                    "key": a.parsed.search_key,
                 }
                 for a in arts
             ]

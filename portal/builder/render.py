@@ -111,23 +111,21 @@ def init_worker(setup: RenderSetup) -> None:
     _setup = setup
 
 
-_made_dirs: set[str] = set()
-
-
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write `data` unless the file already holds exactly it; True when written."""
-    parent = str(path.parent)
-    if parent not in _made_dirs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _made_dirs.add(parent)
-    try:
-        # A new file (every file of a cold build): one system call, and nobody can be
-        # reading a half-written version of it.
-        with path.open("xb") as f:
-            f.write(data)
-        return True
-    except FileExistsError:
-        pass
+    for attempt in (1, 2):
+        try:
+            # A new file (every file of a cold build): one system call, and nobody can be
+            # reading a half-written version of it.
+            with path.open("xb") as f:
+                f.write(data)
+            return True
+        except FileExistsError:
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)
     if path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from json.encoder import encode_basestring as _encode  # C speed-up
 from typing import Any
 
 _COMBINING = re.compile("[\u0300-\u036f]+")
@@ -23,25 +23,17 @@ def fold(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def json_string(text: str) -> str:
+    """`text` as a JSON string literal (UTF-8 kept as is)."""
+    return _encode(text)
+
+
 def search_index(entries: Sequence[dict[str, Any]]) -> str:
     """JSON list of {u: url, t: title, d: date, c: category, s: summary, k: folded text
-    (category, title, summary, tags and the start of the body)}."""
-    docs = []
-    folded_categories: dict[str, str] = {}
-    for e in entries:
-        category = e["category"]
-        if category not in folded_categories:
-            folded_categories[category] = fold(category)
-        # The article's own part was folded when it was parsed (in parallel, and cached).
-        key = folded_categories[category] + " " + e["folded"]
-        docs.append(
-            {
-                "u": e["url"],
-                "t": e["title"],
-                "d": e["date"],
-                "c": e["category"],
-                "s": e["summary"],
-                "k": key,
-            }
-        )
-    return json.dumps(docs, ensure_ascii=False, separators=(",", ":")) + "\n"
+    of the title, summary, tags and the start of the body}; the page folds `c` itself."""
+    parts = [
+        f'{{"u":{_encode(e["url"])},"t":{_encode(e["title"])},"d":{_encode(e["date"])},'
+        f'"c":{_encode(e["category"])},"s":{_encode(e["summary"])},"k":{e["key"]}}}'
+        for e in entries
+    ]
+    return "[" + ",".join(parts) + "]\n"

@@ -33,6 +33,7 @@
         .then(function (docs) {
           docs.forEach(function (doc) {
             doc.ft = fold(doc.t);
+            doc.k = fold(doc.c) + " " + doc.k; // the category name is searched too
           });
           index = docs;
           return docs;

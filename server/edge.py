@@ -1,0 +1,86 @@
+"""What every HTTP response gets on its way out, in one pass: a request id, the security
+headers, a count in the metrics and a line in the access log.
+
+One middleware rather than one per concern: each layer wraps every request and every message
+it sends, and on the hot paths those layers cost more than the work itself. The concerns stay
+in their own modules (`logs.py`, `security.py`, `metrics.py`); this only calls them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.logs import (
+    REQUEST_ID_HEADER,
+    AccessLog,
+    RequestIds,
+    bind_request_id,
+    sane_request_id,
+    unbind_request_id,
+)
+from server.metrics import RequestMetrics, route_label
+from server.security import SecurityHeaders
+
+
+class EdgeMiddleware:
+    """Request id (an incoming sane `X-Request-Id` is kept and echoed), security headers,
+    request metrics, access log."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        security: SecurityHeaders,
+        metrics: RequestMetrics,
+        access_log: AccessLog | None,
+    ) -> None:
+        self.app = app
+        self.security = security
+        self.metrics = metrics
+        self.access_log = access_log
+        self.ids = RequestIds()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = None
+        for key, value in scope["headers"]:
+            if key == REQUEST_ID_HEADER:
+                request_id = sane_request_id(value.decode("latin-1"))
+                break
+        if request_id is None:
+            request_id = self.ids.new()
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = bind_request_id(request_id)
+        status = 500
+        size = 0
+
+        async def send_from_edge(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    header for header in message.get("headers", ())
+                    if header[0] != REQUEST_ID_HEADER
+                ]  # fmt: skip
+                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                self.security.add_to(headers)
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_from_edge)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_label(scope)
+            self.metrics.observe(route, scope["method"], status, seconds)
+            if self.access_log is not None:
+                self.access_log.write(
+                    request_id, scope["method"], scope["path"], route, status, size, seconds
+                )
+            unbind_request_id(token)
