@@ -103,7 +103,11 @@ def create_app(settings: Settings) -> Starlette:
                 metrics=RequestMetrics(metrics),
                 access_log=access_log,
             ),
-            Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies),
+            *(
+                [Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies)]
+                if settings.trusted_proxies
+                else []
+            ),
             *cors_middleware(settings),
             Middleware(SessionMiddleware, signer=signer, paths=_SESSION_PATHS),
         ],

@@ -38,15 +38,20 @@ def _handler(root: Path, widgets: Path) -> type[http.server.SimpleHTTPRequestHan
     return Handler
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the browser dropping a connection (navigation, page close) is no error here
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from server.assets import widgets_dir
 
     root = tmp_path_factory.mktemp("browser")
     build_site(REPO / "site", root / "dist", cache_dir=root / "cache")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), _handler(root / "dist", widgets_dir())
-    )
+    server = _QuietServer(("127.0.0.1", 0), _handler(root / "dist", widgets_dir()))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
