@@ -23,6 +23,11 @@
       .trim();
   }
 
+  // Folded, then letters and digits only: "15/8/2023" is searched as "15 8 2023".
+  function words(text) {
+    return fold(text).replace(/[^a-z0-9]+/g, " ").trim();
+  }
+
   function load() {
     if (!loading) {
       loading = fetch(form.getAttribute("data-index"), { credentials: "same-origin" })
@@ -32,8 +37,9 @@
         })
         .then(function (docs) {
           docs.forEach(function (doc) {
-            doc.ft = fold(doc.t);
-            doc.k = fold(doc.c) + " " + doc.k; // the category name is searched too
+            // Padded with spaces so that " term" finds a word start anywhere.
+            doc.ht = " " + words(doc.t) + " ";
+            doc.hay = " " + words(doc.c) + " " + words(doc.k) + " ";
           });
           index = docs;
           return docs;
@@ -44,21 +50,27 @@
 
   function render(query, docs) {
     while (list.firstChild) list.removeChild(list.firstChild);
-    var terms = fold(query).split(" ").filter(Boolean);
+    var terms = words(query).split(" ").filter(Boolean);
     if (!terms.length) {
       status.textContent = "Nhập từ khóa để tìm bài viết.";
       return;
     }
+    var phrase = " " + terms.join(" ");
     var hits = [];
     docs.forEach(function (doc, order) {
+      // Terms match at the start of a word ("tin" finds "tin" and "tình", not "xtin"),
+      // so a query can be typed a syllable at a time.
       var score = 0;
       for (var i = 0; i < terms.length; i++) {
-        if (doc.k.indexOf(terms[i]) < 0) return;
-        if (doc.ft.indexOf(terms[i]) >= 0) score += 1;
+        var term = " " + terms[i];
+        if (doc.hay.indexOf(term) < 0) return;
+        if (doc.hay.indexOf(term + " ") >= 0) score += 2; // the whole word
+        if (doc.ht.indexOf(term) >= 0) score += 3; // in the title
       }
+      if (terms.length > 1 && doc.hay.indexOf(phrase) >= 0) score += 10; // as a phrase
       hits.push({ doc: doc, score: score, order: order });
     });
-    // Title matches first, then newest first (the index is sorted newest first).
+    // Best matches first, then newest first (the index is sorted newest first).
     hits.sort(function (a, b) {
       return b.score - a.score || a.order - b.order;
     });
