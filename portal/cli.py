@@ -10,9 +10,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from server.embedded import EmbeddedRedis, EmbeddedRedisError
-from server.polls import PollConfigError, load_polls
-from server.settings import Settings, SettingsError, load_or_create_secret
+# The service's modules are imported by `serve` only: `portal build` stays free of the web
+# stack and Redis client, whose imports cost more than a no-change build.
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,9 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--no-watch", action="store_true", help="do not rebuild on changes")
 
     args = parser.parse_args(argv)
+    if args.command == "build":
+        return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
+    from server.embedded import EmbeddedRedisError
+    from server.polls import PollConfigError
+    from server.settings import SettingsError
+
     try:
-        if args.command == "build":
-            return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
         return _serve(args)
     except (SettingsError, PollConfigError, EmbeddedRedisError) as exc:
         print(f"portal: {exc}", file=sys.stderr)
@@ -64,6 +67,10 @@ def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    from server.embedded import EmbeddedRedis
+    from server.polls import load_polls
+    from server.settings import Settings, load_or_create_secret
 
     load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config
     if _build(args.site, args.out, workers=None, quiet=True) != 0:

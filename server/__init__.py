@@ -1,6 +1,6 @@
-"""The portal service: presence, one-vote polls and admin tallies on Redis."""
+"""The portal service: presence, one-vote polls and admin tallies on Redis.
 
-from server.app import create_app
-from server.settings import Settings
-
-__all__ = ["Settings", "create_app"]
+Import what you need from its modules (`server.app.create_app`, `server.settings.Settings`);
+this package file imports nothing, so the site builder can use `server.assets` without
+loading the web stack.
+"""

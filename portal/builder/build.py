@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -20,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
+
+from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
 from .config import SiteConfig, load_config
@@ -197,27 +197,9 @@ class _Pool:
 
 
 def _widgets() -> tuple[Path, str]:
-    """The widgets directory and its version, as the service computes them.
-
-    `server.assets` is loaded on its own: importing it the usual way would run
-    `server/__init__.py`, which imports the whole service stack (Starlette, redis) and
-    costs more than a no-change build.
-    """
-    module: Any = sys.modules.get("server.assets")
-    if module is None:
-        spec = importlib.util.find_spec("server")  # finds the package without running it
-        locations = list(spec.submodule_search_locations or []) if spec else []
-        path = Path(locations[0], "assets.py") if locations else None
-        if path is not None and path.is_file():
-            loader_spec = importlib.util.spec_from_file_location("_portal_server_assets", path)
-            if loader_spec is not None and loader_spec.loader is not None:
-                module = importlib.util.module_from_spec(loader_spec)
-                loader_spec.loader.exec_module(module)
-        if module is None:
-            module = importlib.import_module("server.assets")
-    directory: Path = module.widgets_dir()
-    version: str = module.asset_version(directory)
-    return directory, version
+    """The widgets directory and its version, as the service computes them."""
+    directory = widgets_dir()
+    return directory, asset_version(directory)
 
 
 def _default_workers() -> int:
