@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
     from server.embedded import EmbeddedRedisError
-    from server.polls import PollConfigError
+    from server.poll_config import PollConfigError
     from server.settings import SettingsError
 
     try:
@@ -69,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.embedded import EmbeddedRedis
-    from server.polls import load_polls
+    from server.poll_config import load_polls
     from server.settings import Settings, load_or_create_secret
 
     load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config

@@ -20,7 +20,8 @@ from server.edge import EdgeMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
-from server.polls import PollStore, load_polls
+from server.poll_config import load_polls
+from server.polls import PollStore
 from server.presence import Presence
 from server.ratelimit import VoteRateLimiter
 from server.routes import ROUTES, Services

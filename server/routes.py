@@ -28,7 +28,8 @@ from server.payloads import (
     parse_json_object,
     read_body,
 )
-from server.polls import Poll, PollStore, admin_tally_json, poll_json
+from server.poll_config import Poll
+from server.polls import PollStore, admin_tally_json, poll_json
 from server.presence import Presence, normalize_page
 from server.ratelimit import VoteRateLimiter
 from server.sessions import SessionSigner, Visitor

@@ -12,7 +12,8 @@ import redis
 from redis.asyncio import Redis
 
 from server.batching import Coalescer
-from server.polls import Option, Poll, PollStore
+from server.poll_config import Option, Poll
+from server.polls import PollStore
 from server.presence import Presence
 from server.sessions import HEADER_NAME, SessionSigner
 from server.settings import Settings

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from server.poll_config import Poll, PollConfigError, load_polls
+
 from .errors import BuildError
 from .slugs import is_valid_slug
 
@@ -46,7 +48,7 @@ class SiteConfig:
     footer: tuple[str, ...]
     nav: tuple[NavItem, ...]
     categories: tuple[Category, ...]
-    polls: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    polls: tuple[Poll, ...] = field(default_factory=tuple)
 
     @property
     def category_map(self) -> dict[str, Category]:
@@ -123,9 +125,11 @@ def load_config(site_dir: Path) -> SiteConfig:
             raise BuildError(f"{nw}: must be a table")
         nav.append(NavItem(_get(raw, "label", str, nw), _get(raw, "url", str, nw)))
 
-    polls = data.get("polls", [])
-    if not isinstance(polls, list) or not all(isinstance(p, dict) for p in polls):
-        raise BuildError(f"{where}: [[polls]] must be a list of tables")
+    try:
+        # The service's own reading of the polls: the ballots built are the polls it serves.
+        polls = list(load_polls(path).values())
+    except PollConfigError as exc:
+        raise BuildError(str(exc)) from None
 
     return SiteConfig(
         name=name,

@@ -3,6 +3,7 @@ feeds, sitemap and search index, and the shared template globals."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -126,7 +127,7 @@ class SitePages:
             "categories": [
                 {"id": k.id, "name": k.name, "url": category_url(k.id)} for k in c.categories
             ],
-            "polls": [dict(p) for p in c.polls],
+            "polls": [dataclasses.asdict(p) for p in c.polls],
             "api": "",
             "lang": c.language,
             "version": self.widget_version,
