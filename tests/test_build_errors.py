@@ -263,3 +263,16 @@ def test_template_mistakes_are_build_errors(tmp_path: Path) -> None:
     (site / "templates/partials/latest.html").unlink()
     with pytest.raises(BuildError, match=r"'partials/latest\.html' not found"):
         build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
+
+
+def test_bad_poll_definition_fails_the_build(tmp_path: Path) -> None:
+    site = make_site(tmp_path, {"tin-tuc/tot.md": GOOD})
+    toml = site / "site.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(
+        text.replace('{ id = "chua-tot", label = "Chưa tốt" },', '{ id = "tot", label = "Lặp" },'),
+        encoding="utf-8",
+    )
+    with pytest.raises(BuildError, match="duplicate option id 'tot'") as info:
+        build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert "site.toml" in str(info.value)
