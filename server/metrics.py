@@ -39,6 +39,7 @@ class Metrics:
         self.votes = Counter(
             "portal_votes_cast", "Votes counted, by poll.", ["poll"], registry=self.registry
         )
+        self._vote_children: dict[str, Any] = {}
         self.heartbeats = Counter(
             "portal_presence_heartbeats", "Presence heartbeats received.", registry=self.registry
         )
@@ -59,6 +60,12 @@ class Metrics:
             "Vote requests refused with 429 by the per-address rate limit.",
             registry=self.registry,
         )
+
+    def count_vote(self, poll_id: str) -> None:
+        child = self._vote_children.get(poll_id)
+        if child is None:  # poll ids come from site.toml: a bounded set
+            child = self._vote_children[poll_id] = self.votes.labels(poll_id)
+        child.inc()
 
     def render(self) -> bytes:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -29,7 +29,7 @@ from server.payloads import (
     read_body,
 )
 from server.poll_config import Poll
-from server.polls import PollStore, admin_tally_json, poll_json
+from server.polls import PollStore, admin_tally_json, poll_json, poll_json_bytes
 from server.presence import Presence, normalize_page
 from server.ratelimit import VoteRateLimiter
 from server.sessions import SessionSigner, Visitor
@@ -64,6 +64,10 @@ def _visitor(request: Request) -> Visitor:
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=_NO_STORE)
+
+
+def _json_bytes(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers=_NO_STORE)
 
 
 def _poll(services: Services, request: Request) -> Poll:
@@ -149,7 +153,7 @@ async def poll_read(request: Request) -> Response:
     poll = _poll(services, request)
     visitor = _visitor(request)
     tally = await services.polls.tally(poll, None if visitor.is_new else visitor.id)
-    return _json(poll_json(poll, tally))
+    return _json_bytes(poll_json_bytes(poll, tally))
 
 
 async def poll_vote(request: Request) -> Response:
@@ -173,8 +177,8 @@ async def poll_vote(request: Request) -> Response:
             "This session has already voted in this poll",
             poll=poll_json(poll, result.tally),
         )
-    services.metrics.votes.labels(poll.id).inc()
-    return _json(poll_json(poll, result.tally), status=201)
+    services.metrics.count_vote(poll.id)
+    return _json_bytes(poll_json_bytes(poll, result.tally), status=201)
 
 
 def _checked_option(poll: Poll, option: object) -> str:
@@ -204,7 +208,7 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
         await _rate_limit(request, services)
         result = await services.polls.vote(poll, _visitor(request).id, option)
         if result.counted:
-            services.metrics.votes.labels(poll.id).inc()
+            services.metrics.count_vote(poll.id)
     back = referer if referer and _origin_of(referer) in allowed else "/"
     return RedirectResponse(back, status_code=303, headers=_NO_STORE)
 
@@ -285,13 +289,14 @@ async def readyz(request: Request) -> Response:
     return _json({"status": "ready"})
 
 
+# The router tries routes in order: the hottest first.
 ROUTES = [
     Route("/api/presence", JsonBytesEndpoint(presence_heartbeat), methods=["POST"]),
     Route("/api/presence", JsonBytesEndpoint(presence_read), methods=["GET"]),
+    Route("/api/polls/{poll_id}/votes", poll_vote, methods=["POST"]),
+    Route("/api/polls/{poll_id}", poll_read, methods=["GET"]),
     Route("/api/presence/leave", presence_leave, methods=["POST"]),
     Route("/api/polls", polls_list, methods=["GET"]),
-    Route("/api/polls/{poll_id}", poll_read, methods=["GET"]),
-    Route("/api/polls/{poll_id}/votes", poll_vote, methods=["POST"]),
     Route("/api/admin/polls", admin_polls, methods=["GET"]),
     Route("/api/admin/polls/{poll_id}", admin_poll, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),

@@ -183,3 +183,21 @@ async def test_form_post_without_choice_goes_back_counting_nothing(
     )
     assert response.status_code == 303
     assert (await client.get("/api/polls/portal-rating")).json()["total"] == 0
+
+
+def test_poll_json_bytes_is_poll_json_serialised() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from server.poll_config import Option, Poll
+    from server.polls import Tally, poll_json, poll_json_bytes
+
+    poll = Poll("p-1", 'Câu "hỏi" \\ mới?', (Option("a", "Rất tốt"), Option("b-2", "Chưa\ttốt")))
+    for votes, voted, is_open in [
+        ({"a": 0, "b-2": 0}, None, True),
+        ({"a": 7, "b-2": 12}, "b-2", False),
+    ]:
+        closed = Poll(poll.id, poll.question, poll.options, is_open)
+        tally = Tally(votes, voted, datetime.now(UTC))
+        expected = json.dumps(poll_json(closed, tally), ensure_ascii=False, separators=(",", ":"))
+        assert poll_json_bytes(closed, tally) == expected.encode()
