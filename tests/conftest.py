@@ -153,9 +153,13 @@ def start_portal(
             process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (sync API)."""
+    """Headless Debian Chromium driven by Playwright (sync API).
+
+    Per module, not per session: while Playwright's sync API is started it keeps an event
+    loop running in this thread, and every pytest-asyncio test after it would fail.
+    """
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it")
     from playwright.sync_api import sync_playwright
