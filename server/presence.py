@@ -102,11 +102,10 @@ class Presence:
 
     async def leave(self, session_id: str, page: str | None) -> None:
         """This session is offline now: site-wide, and on `page` if given."""
-        # The id's text too: members written before ids were stored as raw bytes.
-        members = (session_member(session_id), session_id.encode())
+        member = session_member(session_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in self._keys(page):
-                pipe.zrem(key, *members)
+                pipe.zrem(key, member)
             await pipe.execute()
 
     async def _heartbeat_batch(self, beats: list[tuple[bytes, str | None]]) -> list[PresenceCounts]:

@@ -50,21 +50,6 @@ async def test_heartbeat_stores_compact_members(
         assert sync_redis.zrange(key, 0, -1) == [session_member(session_id)]
 
 
-async def test_leave_also_drops_members_stored_as_text(
-    async_redis: Redis, sync_redis: Any, key_prefix: str
-) -> None:
-    """Sets written before members became raw bytes hold ids as text: leave removes both."""
-    presence = Presence(async_redis, key_prefix, 60)
-    session_id = SessionSigner((SECRET,), 60).new().id
-    site = f"{key_prefix}{{presence}}:site"
-    sync_redis.zadd(site, {session_id: time.time() * 1000 + 60_000})
-    await presence.heartbeat(session_id, None)
-    assert (await presence.counts(None)).online == 2  # old and new form, until the old expires
-    await presence.leave(session_id, None)
-    assert (await presence.counts(None)).online == 0
-    assert sync_redis.zcard(site) == 0
-
-
 async def test_big_sets_count_exactly_and_trim_the_expired(
     async_redis: Redis, sync_redis: Any, key_prefix: str
 ) -> None:
