@@ -62,10 +62,7 @@ class EdgeMiddleware:
             nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [
-                    header for header in message.get("headers", ())
-                    if header[0] != REQUEST_ID_HEADER
-                ]  # fmt: skip
+                headers = list(message.get("headers", ()))
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 self.security.add_to(headers)
                 message = {**message, "headers": headers}
