@@ -6,14 +6,18 @@ survive a restart of `portal serve` (and a crash of either process).
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
 _SOCKET_PATH_LIMIT = 100  # sun_path is 108 bytes on Linux, less elsewhere
+_PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -49,6 +53,18 @@ def _answers(address: str | tuple[str, int]) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: on Linux, SIGTERM it when `portal serve` dies, even by
+    SIGKILL, so no Redis is left running (and holding the data dir) after a crash."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # no prctl: the next start still refuses a data dir whose Redis answers
 
 
 def _free_port() -> int:
@@ -95,7 +111,11 @@ class EmbeddedRedis:
             args += ["--port", str(port)]
             address, self.url = ("127.0.0.1", port), f"redis://127.0.0.1:{port}/0"
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_stop_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not _answers(address):

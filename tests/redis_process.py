@@ -71,3 +71,14 @@ class RedisProcess:
             self.process.kill()
             self.process.wait(10)
             self.process = None
+
+
+def answers_unix(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            sock.connect(path)
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False

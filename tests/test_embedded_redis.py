@@ -39,3 +39,29 @@ def test_long_data_dir_falls_back_to_tcp(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     with EmbeddedRedis(deep) as url:
         assert url.startswith("redis://127.0.0.1:")
+
+
+def test_embedded_redis_dies_with_its_parent(tmp_path: Path) -> None:
+    """A `portal serve` killed with SIGKILL leaves no Redis behind holding the data dir."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.redis_process import answers_unix
+
+    code = (
+        "import sys, time; from pathlib import Path; from server.embedded import EmbeddedRedis;"
+        f"EmbeddedRedis(Path({str(tmp_path)!r})).start(); print('up', flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert parent.stdout is not None and parent.stdout.readline().strip() == b"up"
+    socket_path = str(tmp_path / "redis.sock")
+    assert answers_unix(socket_path)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while answers_unix(socket_path):
+        assert time.monotonic() < deadline, "the embedded Redis outlived its parent"
+        time.sleep(0.05)
+    with EmbeddedRedis(tmp_path) as url:  # the data dir is free again
+        assert url.startswith("unix://")
