@@ -43,7 +43,8 @@ def redis_server_binary() -> str:
     return found
 
 
-def _answers(address: str | tuple[str, int]) -> bool:
+def redis_answers(address: str | tuple[str, int]) -> bool:
+    """A Redis answers PING at this unix socket path or (host, port)."""
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -99,7 +100,7 @@ class EmbeddedRedis:
         ]  # fmt: skip
         address: str | tuple[str, int]
         if len(str(socket_path)) <= _SOCKET_PATH_LIMIT:
-            if _answers(str(socket_path)):
+            if redis_answers(str(socket_path)):
                 raise EmbeddedRedisError(
                     f"a Redis already serves {socket_path}: is another `portal serve` using "
                     f"this data dir? Stop it or choose another PORTAL_DATA_DIR"
@@ -118,7 +119,7 @@ class EmbeddedRedis:
             preexec_fn=_stop_with_parent,
         )
         deadline = time.monotonic() + timeout
-        while not _answers(address):
+        while not redis_answers(address):
             if self.process.poll() is not None:
                 stderr = (
                     self.process.stderr.read().decode(errors="replace")

@@ -3,6 +3,7 @@ and headless Chromium. Every test gets its own key prefix, deleted afterwards.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -70,22 +71,34 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+@contextlib.asynccontextmanager
+async def app_client(
+    settings: Settings, peer: str = "127.0.0.1", **kwargs: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on a running app for `settings` (lifespan entered), whose requests
+    arrive from `peer` (the TCP peer address)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://portal.test", **kwargs
+        ) as client:
+            yield client
+
+
 @pytest.fixture
 def client_for() -> Callable[..., Any]:
     """`async with client_for(settings) as client:` runs an app for that settings."""
-    import contextlib
+    return app_client
 
-    @contextlib.asynccontextmanager
-    async def run(settings: Settings, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://portal.test", **kwargs
-            ) as client:
-                yield client
 
-    return run
+@pytest.fixture
+def static_site(tmp_path: Path) -> Path:
+    """A minimal built site for apps that serve one."""
+    site = tmp_path / "dist"
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>Trang chủ</title><p>Xin chào</p>")
+    return site
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from server.embedded import redis_server_binary
+from server.embedded import redis_answers, redis_server_binary
 
 
 def free_port() -> int:
@@ -18,12 +18,7 @@ def free_port() -> int:
 
 
 def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return redis_answers(("127.0.0.1", port))
 
 
 class RedisProcess:
@@ -71,14 +66,3 @@ class RedisProcess:
             self.process.kill()
             self.process.wait(10)
             self.process = None
-
-
-def answers_unix(path: str) -> bool:
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(0.2)
-            sock.connect(path)
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from server.settings import Settings
-from tests.hardening_helpers import OPTIONS, VOTES, peer_client
+from tests.conftest import app_client
+from tests.hardening_helpers import OPTIONS, VOTES
 from tests.redis_process import RedisProcess
 
 SESSIONS_IN_FLIGHT = 16
@@ -27,7 +28,7 @@ async def test_acknowledged_votes_survive_kill_9(
     try:
         settings = make_settings(redis_url=server.url)
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-        async with peer_client(settings, cookies=no_cookies) as client:
+        async with app_client(settings, cookies=no_cookies) as client:
             acked: dict[str, str] = {}  # session token -> option, for every 201
             attempts = 0
             failures: Counter[int] = Counter()

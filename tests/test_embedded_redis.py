@@ -47,7 +47,7 @@ def test_embedded_redis_dies_with_its_parent(tmp_path: Path) -> None:
     import sys
     import time
 
-    from tests.redis_process import answers_unix
+    from server.embedded import redis_answers
 
     code = (
         "import sys, time; from pathlib import Path; from server.embedded import EmbeddedRedis;"
@@ -56,11 +56,11 @@ def test_embedded_redis_dies_with_its_parent(tmp_path: Path) -> None:
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     assert parent.stdout is not None and parent.stdout.readline().strip() == b"up"
     socket_path = str(tmp_path / "redis.sock")
-    assert answers_unix(socket_path)
+    assert redis_answers(socket_path)
     parent.kill()
     parent.wait()
     deadline = time.monotonic() + 10
-    while answers_unix(socket_path):
+    while redis_answers(socket_path):
         assert time.monotonic() < deadline, "the embedded Redis outlived its parent"
         time.sleep(0.05)
     with EmbeddedRedis(tmp_path) as url:  # the data dir is free again

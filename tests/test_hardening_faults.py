@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from server.settings import Settings
-from tests.hardening_helpers import VOTES, peer_client
+from tests.conftest import app_client
+from tests.hardening_helpers import VOTES
 from tests.redis_process import RedisProcess
 
 REDIS_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -41,21 +42,13 @@ def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
 
 
 @pytest.fixture
-def static_site(tmp_path: Path) -> Path:
-    site = tmp_path / "dist"
-    site.mkdir()
-    (site / "index.html").write_text("<!doctype html><title>Trang chủ</title><p>Xin chào</p>")
-    return site
-
-
-@pytest.fixture
 async def faulty(
     own_redis: RedisProcess, static_site: Path, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(
         redis_url=own_redis.url, static_dir=static_site, vote_rate_limit="1000/minute"
     )
-    async with peer_client(settings, headers=ADMIN) as client:
+    async with app_client(settings, headers=ADMIN) as client:
         yield client
 
 
@@ -153,7 +146,7 @@ async def test_paused_redis_answers_503_after_socket_timeout_then_recovers(
     settings = make_settings(
         redis_url=own_redis.url, redis_socket_timeout=0.5, vote_rate_limit="1000/minute"
     )
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         assert (await client.get("/api/polls")).status_code == 200
         admin = redis.Redis.from_url(own_redis.url)
         admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")
@@ -181,7 +174,7 @@ async def test_script_cache_flushed_every_script_reloads(
     make_settings: Callable[..., Settings], redis_url: str
 ) -> None:
     settings = make_settings(vote_rate_limit="1000/minute")
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         assert (await client.post(VOTES, json={"option": "tot"})).status_code == 201
         assert (await client.post("/api/presence", json={"page": "/a.html"})).status_code == 200
         sync = redis.Redis.from_url(redis_url)
@@ -201,7 +194,7 @@ async def test_full_pool_waits_instead_of_failing(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(redis_max_connections=2, vote_rate_limit="1000/minute")
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         responses = await asyncio.gather(
             *(
                 client.post("/api/presence", json={"page": f"/p{n}.html"})
@@ -222,7 +215,7 @@ async def test_full_pool_on_paused_redis_503_not_500(
         redis_pool_timeout=0.1,
         redis_socket_timeout=0.5,
     )
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         assert (await client.get("/api/polls")).status_code == 200
         admin = redis.Redis.from_url(own_redis.url)
         admin.execute_command("CLIENT", "PAUSE", "2000", "ALL")
@@ -243,7 +236,7 @@ async def test_vote_retried_after_a_timeout_is_one_vote(
     settings = make_settings(
         redis_url=own_redis.url, redis_socket_timeout=0.3, vote_rate_limit="1000/minute"
     )
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         assert (await client.get("/api/polls")).status_code == 200  # gets a session
         admin = redis.Redis.from_url(own_redis.url)
         admin.execute_command("CLIENT", "PAUSE", "1500", "WRITE")

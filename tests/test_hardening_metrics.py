@@ -9,7 +9,8 @@ from collections.abc import Callable
 import httpx
 
 from server.settings import Settings
-from tests.hardening_helpers import new_vote, peer_client
+from tests.conftest import app_client
+from tests.hardening_helpers import new_vote
 from tests.redis_process import free_port
 
 
@@ -22,7 +23,7 @@ def sample(text: str, name: str, labels: str = "") -> float:
 
 async def test_metrics_count_what_happens(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(vote_rate_limit="2/minute")
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         for page in ("/a.html", "/b.html", "/a.html"):
             client.cookies.clear()
             assert (await client.post("/api/presence", json={"page": page})).status_code == 200
@@ -47,7 +48,7 @@ async def test_metrics_count_what_happens(make_settings: Callable[..., Settings]
 
 async def test_redis_errors_are_counted(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         assert (await client.get("/api/polls")).status_code == 503
         assert (await client.get("/readyz")).status_code == 503
         text = (await client.get("/metrics")).text

@@ -11,14 +11,15 @@ import redis
 
 from server.ratelimit import address_group, hashed_group
 from server.settings import Settings, SettingsError
-from tests.hardening_helpers import VOTES, new_vote, peer_client
+from tests.conftest import app_client
+from tests.hardening_helpers import VOTES, new_vote
 
 
 async def test_new_votes_over_the_limit_get_429_with_retry_after(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(vote_rate_limit="3/minute")
-    async with peer_client(settings, "203.0.113.7") as client:
+    async with app_client(settings, "203.0.113.7") as client:
         statuses = [(await new_vote(client)).status_code for _ in range(3)]
         assert statuses == [201, 201, 201]
         refused = await new_vote(client)
@@ -40,12 +41,12 @@ async def test_limit_is_per_ipv4_address_and_per_ipv6_slash_64(
         ("198.51.100.1", "198.51.100.1", "198.51.100.2"),
         ("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"),
     ]:
-        async with peer_client(settings, first) as client:
+        async with app_client(settings, first) as client:
             assert (await new_vote(client)).status_code == 201
             assert (await new_vote(client)).status_code == 201
-        async with peer_client(settings, same_group) as client:
+        async with app_client(settings, same_group) as client:
             assert (await new_vote(client)).status_code == 429, same_group
-        async with peer_client(settings, other_group) as client:
+        async with app_client(settings, other_group) as client:
             assert (await new_vote(client)).status_code == 201, other_group
 
 
@@ -53,7 +54,7 @@ async def test_spoofed_forwarded_for_is_ignored_without_a_trusted_proxy(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(vote_rate_limit="2/minute")
-    async with peer_client(settings, "192.0.2.10") as client:
+    async with app_client(settings, "192.0.2.10") as client:
         for n in range(2):
             assert (await new_vote(client, headers={"X-Forwarded-For": f"10.9.9.{n}"})).is_success
         spoofed = await new_vote(client, headers={"X-Forwarded-For": "10.9.9.99"})
@@ -66,7 +67,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(
     settings = make_settings(
         vote_rate_limit="1/minute", trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),)
     )
-    async with peer_client(settings, "10.0.0.5") as client:
+    async with app_client(settings, "10.0.0.5") as client:
         # Rightmost untrusted hop: what the client wrote on the left is not believed.
         first = await new_vote(client, headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.50"})
         assert first.status_code == 201
@@ -78,7 +79,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(
 
 async def test_only_valid_votes_count(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(vote_rate_limit="1/minute")
-    async with peer_client(settings, "192.0.2.20") as client:
+    async with app_client(settings, "192.0.2.20") as client:
         for _ in range(5):
             bad = await client.post(VOTES, json={"option": "no-such-option"})
             assert bad.status_code == 422
@@ -93,7 +94,7 @@ async def test_a_repeated_ballot_counts_against_the_limit(
 ) -> None:
     """The documented choice: a 409 `already_voted` attempt takes a slot too (see ratelimit)."""
     settings = make_settings(vote_rate_limit="2/minute")
-    async with peer_client(settings, "192.0.2.30") as client:
+    async with app_client(settings, "192.0.2.30") as client:
         assert (await client.post(VOTES, json={"option": "tot"})).status_code == 201
         assert (await client.post(VOTES, json={"option": "tot"})).status_code == 409
         assert (await client.post(VOTES, json={"option": "tot"})).status_code == 429
@@ -101,7 +102,7 @@ async def test_a_repeated_ballot_counts_against_the_limit(
 
 async def test_form_votes_are_limited_too(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(vote_rate_limit="1/minute")
-    async with peer_client(settings, "192.0.2.40") as client:
+    async with app_client(settings, "192.0.2.40") as client:
         first = await client.post(VOTES, data={"option": "tot"})
         assert first.status_code == 303
         client.cookies.clear()
@@ -114,7 +115,7 @@ async def test_no_raw_address_is_stored(
     make_settings: Callable[..., Settings], redis_url: str, key_prefix: str
 ) -> None:
     settings = make_settings(vote_rate_limit="5/minute")
-    async with peer_client(settings, "203.0.113.99") as client:
+    async with app_client(settings, "203.0.113.99") as client:
         assert (await new_vote(client)).status_code == 201
     sync = redis.Redis.from_url(redis_url)
     try:

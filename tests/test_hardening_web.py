@@ -15,18 +15,10 @@ from server.clients import forwarded_client, forwarded_scheme, parse_ip
 from server.logs import JsonFormatter, sane_request_id
 from server.sessions import COOKIE_NAME, SessionSigner
 from server.settings import Settings
-from tests.conftest import SECRET
-from tests.hardening_helpers import VOTES, peer_client
+from tests.conftest import SECRET, app_client
+from tests.hardening_helpers import VOTES
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
-
-
-@pytest.fixture
-def static_site(tmp_path: Path) -> Path:
-    site = tmp_path / "dist"
-    site.mkdir()
-    (site / "index.html").write_text("<!doctype html><title>x</title>")
-    return site
 
 
 # Headers
@@ -36,7 +28,7 @@ async def test_html_pages_carry_a_strict_csp_and_frame_protection(
     make_settings: Callable[..., Settings], static_site: Path
 ) -> None:
     settings = make_settings(static_dir=static_site, allowed_origins=("https://embed.example",))
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         page = await client.get("/")
     assert page.status_code == 200
     csp = page.headers["content-security-policy"]
@@ -76,7 +68,7 @@ async def test_unknown_api_paths_are_json_even_beside_the_static_site(
     make_settings: Callable[..., Settings], static_site: Path
 ) -> None:
     (static_site / "404.html").write_text("<!doctype html><title>Không tìm thấy</title>")
-    async with peer_client(make_settings(static_dir=static_site)) as client:
+    async with app_client(make_settings(static_dir=static_site)) as client:
         for path in ("/api/nothing", "/api/polls/x/y/z", "/api/" + "x" * 3000):
             response = await client.get(path)
             assert response.status_code == 404, path
@@ -117,7 +109,7 @@ async def test_form_votes_must_come_from_an_allowed_origin(
     make_settings: Callable[..., Settings], headers: dict[str, str], allowed: bool
 ) -> None:
     settings = make_settings(allowed_origins=("https://embed.example",))
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         response = await client.post(VOTES, data={"option": "tot"}, headers=headers)
         total = (await client.get("/api/polls/portal-rating")).json()["total"]
     if allowed:
@@ -131,7 +123,7 @@ async def test_cors_only_for_allowed_origins_and_never_star(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(allowed_origins=("https://embed.example",))
-    async with peer_client(settings) as client:
+    async with app_client(settings) as client:
         ok = await client.get("/api/polls", headers={"Origin": "https://embed.example"})
         assert ok.headers["access-control-allow-origin"] == "https://embed.example"
         assert ok.headers["access-control-allow-credentials"] == "true"
@@ -187,13 +179,13 @@ async def test_secure_cookie_only_when_a_trusted_proxy_says_https(
 ) -> None:
     settings = make_settings(trusted_proxies=PROXIES)
     https = {"X-Forwarded-Proto": "https"}
-    async with peer_client(settings, "10.0.0.2") as client:
+    async with app_client(settings, "10.0.0.2") as client:
         cookie = _session_cookie(await client.get("/api/polls", headers=https))
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert "Partitioned" not in cookie
         plain = _session_cookie(await client.get("/api/polls"))
         assert "Secure" not in plain
-    async with peer_client(settings, "198.51.100.9") as client:
+    async with app_client(settings, "198.51.100.9") as client:
         spoofed = _session_cookie(await client.get("/api/polls", headers=https))
         assert "Secure" not in spoofed, "X-Forwarded-Proto from a stranger is ignored"
 
@@ -203,7 +195,7 @@ async def test_partitioned_cookie_for_cross_site_requests_over_https(
 ) -> None:
     settings = make_settings(trusted_proxies=PROXIES, allowed_origins=("https://embed.example",))
     headers = {"X-Forwarded-Proto": "https", "Origin": "https://embed.example"}
-    async with peer_client(settings, "10.0.0.2") as client:
+    async with app_client(settings, "10.0.0.2") as client:
         cross = _session_cookie(await client.get("/api/polls", headers=headers))
         assert "Partitioned" in cross and "Secure" in cross
         same = _session_cookie(
@@ -213,7 +205,7 @@ async def test_partitioned_cookie_for_cross_site_requests_over_https(
             )
         )
         assert "Partitioned" not in same
-    async with peer_client(settings, "10.0.0.2") as client:
+    async with app_client(settings, "10.0.0.2") as client:
         insecure = _session_cookie(
             await client.get("/api/polls", headers={"Origin": "https://embed.example"})
         )
@@ -226,7 +218,7 @@ async def test_secret_key_rotation_keeps_old_sessions(
     old = SessionSigner((SECRET,), 3600)
     visitor = old.new()
     rotated = make_settings(secret_keys=("a-brand-new-secret-key-123", SECRET))
-    async with peer_client(rotated) as client:
+    async with app_client(rotated) as client:
         voted = await client.post(
             VOTES, json={"option": "tot"}, headers={"X-Portal-Session": visitor.token}
         )
@@ -241,7 +233,7 @@ async def test_secret_key_rotation_keeps_old_sessions(
         assert SessionSigner(("a-brand-new-secret-key-123",), 3600).verify(token) is not None
         assert old.verify(token) is None, "new sessions are signed with the newest key"
     dropped = make_settings(secret_keys=("a-brand-new-secret-key-123",))
-    async with peer_client(dropped) as client:
+    async with app_client(dropped) as client:
         response = await client.get(
             "/api/polls/portal-rating", headers={"X-Portal-Session": visitor.token}
         )
