@@ -296,8 +296,12 @@ def check_exact(kind: str, base: str, redis_url: str, sessions: int, votes: Resu
                 problems.append(f"online {online} != {sessions} sessions")
         if votes is not None and kind != "bare":
             prefix = PREFIX if kind == "portal" else "bench-naive:"
-            ballots = client.hlen(prefix + "{poll:portal-rating}:ballots")
-            tally = client.hgetall(prefix + "{poll:portal-rating}:tally")
+            # One snapshot of both: requests still in flight when the load generator stopped
+            # go on landing, and a vote is one script, so they agree at any single instant.
+            with client.pipeline(transaction=True) as pipe:
+                pipe.hlen(prefix + "{poll:portal-rating}:ballots")
+                pipe.hgetall(prefix + "{poll:portal-rating}:tally")
+                ballots, tally = pipe.execute()
             counted = sum(int(v) for k, v in tally.items() if not k.startswith(b":"))
             answered = votes.requests - votes.non2xx
             # Requests still in flight when the load generator stopped may be counted too.

@@ -12,12 +12,13 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from server.clients import ForwardedMiddleware
 from server.cors import cors_middleware
-from server.edge import EdgeMiddleware
+from server.edge import Edge, EdgeMiddleware
 from server.errors import EXCEPTION_HANDLERS
+from server.hotpaths import HotPaths
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
 from server.poll_config import load_polls
@@ -56,12 +57,31 @@ class WidgetFiles(StaticFiles):
         return response
 
 
-def create_app(settings: Settings) -> Starlette:
+class PortalApp(Starlette):
+    """Starlette, with the hottest API calls answered before its middleware (`server.hotpaths`)."""
+
+    hot_paths: HotPaths | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot_paths is not None:
+            hot = self.hot_paths.match(scope)
+            services: Services | None = getattr(self.state, "services", None)
+            if hot is not None and services is not None:
+                await self.hot_paths.serve(self, services, hot, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings) -> PortalApp:
     """The service for `settings`; connects to Redis when it starts, not before."""
     polls = load_polls(settings.site_dir / "site.toml")
     signer = SessionSigner(settings.secret_keys, settings.session_max_age)
     metrics = Metrics()
-    access_log = AccessLog() if settings.access_log else None
+    edge = Edge(
+        SecurityHeaders(settings.allowed_origins),
+        RequestMetrics(metrics),
+        AccessLog() if settings.access_log else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,8 +103,8 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await redis.aclose()
-            if access_log is not None:
-                access_log.flush()
+            if edge.access_log is not None:
+                edge.access_log.flush()
 
     routes: list[BaseRoute] = list(ROUTES)
     if settings.widgets_dir.is_dir():
@@ -92,18 +112,13 @@ def create_app(settings: Settings) -> Starlette:
     if settings.static_dir is not None:
         routes.append(Mount("/", SiteFiles(directory=Path(settings.static_dir), html=True)))
 
-    app = Starlette(
+    app = PortalApp(
         routes=routes,
         middleware=[
             # Outermost first: the edge (request id, security headers, metrics, access log)
             # covers everything, then the real client address and scheme (trusted proxies)
             # for all that follows.
-            Middleware(
-                EdgeMiddleware,
-                security=SecurityHeaders(settings.allowed_origins),
-                metrics=RequestMetrics(metrics),
-                access_log=access_log,
-            ),
+            Middleware(EdgeMiddleware, edge=edge),
             *(
                 [Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies)]
                 if settings.trusted_proxies
@@ -116,10 +131,13 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.hot_paths = HotPaths(
+        edge, signer, settings.trusted_proxies, cross_origin=bool(settings.allowed_origins)
+    )
     return app
 
 
-def create_app_from_env() -> Starlette:
+def create_app_from_env() -> PortalApp:
     """For `uvicorn --factory server.app:create_app_from_env` (what `portal serve` runs)."""
     configure_logging()
     return create_app(Settings.from_env())

@@ -77,34 +77,36 @@ class ForwardedMiddleware:
         self.proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not self.proxies:
-            await self.app(scope, receive, send)
-            return
-        client = scope.get("client")
-        peer = parse_ip(client[0]) if client else None
-        if not is_trusted(peer, self.proxies):
-            await self.app(scope, receive, send)
-            return
-        forwarded_for: list[str] = []
-        proto: str | None = None
-        for key, value in scope["headers"]:
-            if key == b"x-forwarded-for":
-                forwarded_for.append(value.decode("latin-1"))
-            elif key == b"x-forwarded-proto":
-                proto = value.decode("latin-1")  # the last one, as the last proxy wrote it
-        # In place, as the router does: outer middleware reads what inner layers add to it.
-        address = forwarded_client(peer, forwarded_for, self.proxies)
-        if address is not None:
-            scope["client"] = (str(address), 0)
-        if proto is not None:
-            scheme = forwarded_scheme(proto)
-            if scheme is not None:
-                if scope["type"] == "websocket":
-                    scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
-                elif scheme in ("ws", "wss"):
-                    scheme = {"ws": "http", "wss": "https"}[scheme]
-                scope["scheme"] = scheme
+        if scope["type"] in ("http", "websocket"):
+            apply_forwarded(scope, self.proxies)
         await self.app(scope, receive, send)
+
+
+def apply_forwarded(scope: Scope, proxies: tuple[IPNetwork, ...]) -> None:
+    """Rewrites `scope["client"]` and `scope["scheme"]` in place (as the router does: outer
+    layers read what inner ones add) when the peer is a trusted proxy."""
+    client = scope.get("client")
+    peer = parse_ip(client[0]) if client else None
+    if not proxies or not is_trusted(peer, proxies):
+        return
+    forwarded_for: list[str] = []
+    proto: str | None = None
+    for key, value in scope["headers"]:
+        if key == b"x-forwarded-for":
+            forwarded_for.append(value.decode("latin-1"))
+        elif key == b"x-forwarded-proto":
+            proto = value.decode("latin-1")  # the last one, as the last proxy wrote it
+    address = forwarded_client(peer, forwarded_for, proxies)
+    if address is not None:
+        scope["client"] = (str(address), 0)
+    if proto is not None:
+        scheme = forwarded_scheme(proto)
+        if scheme is not None:
+            if scope["type"] == "websocket":
+                scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+            elif scheme in ("ws", "wss"):
+                scheme = {"ws": "http", "wss": "https"}[scheme]
+            scope["scheme"] = scheme
 
 
 def client_address(scope: Scope) -> IPAddress | None:

@@ -24,35 +24,50 @@ from server.metrics import RequestMetrics, route_label
 from server.security import SecurityHeaders
 
 
-class EdgeMiddleware:
-    """Request id (an incoming sane `X-Request-Id` is kept and echoed), security headers,
-    request metrics, access log."""
+class Edge:
+    """Request ids, security headers, request metrics and the access log, for every answer:
+    `EdgeMiddleware` applies them around the app, `server.hotpaths` calls them directly."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        security: SecurityHeaders,
-        metrics: RequestMetrics,
-        access_log: AccessLog | None,
+        self, security: SecurityHeaders, metrics: RequestMetrics, access_log: AccessLog | None
     ) -> None:
-        self.app = app
         self.security = security
         self.metrics = metrics
         self.access_log = access_log
-        self.ids = RequestIds()
+        self._ids = RequestIds()
+
+    def request_id(self, scope: Scope) -> str:
+        """An incoming sane `X-Request-Id` (kept, and echoed), else a fresh one."""
+        for key, value in scope["headers"]:
+            if key == REQUEST_ID_HEADER:
+                return sane_request_id(value.decode("latin-1")) or self._ids.new()
+        return self._ids.new()
+
+    def record(
+        self, request_id: str, scope: Scope, route: str, status: int, size: int, started: float
+    ) -> None:
+        """Counts the answered request and logs it (`started` is a `perf_counter` reading)."""
+        seconds = time.perf_counter() - started
+        self.metrics.observe(route, scope["method"], status, seconds)
+        if self.access_log is not None:
+            self.access_log.write(
+                request_id, scope["method"], scope["path"], route, status, size, seconds
+            )
+
+
+class EdgeMiddleware:
+    """Applies the `Edge` to every request and every response that passes through."""
+
+    def __init__(self, app: ASGIApp, edge: Edge) -> None:
+        self.app = app
+        self.edge = edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = None
-        for key, value in scope["headers"]:
-            if key == REQUEST_ID_HEADER:
-                request_id = sane_request_id(value.decode("latin-1"))
-                break
-        if request_id is None:
-            request_id = self.ids.new()
+        request_id = self.edge.request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         token = bind_request_id(request_id)
         status = 500
@@ -64,7 +79,7 @@ class EdgeMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", ()))
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
-                self.security.add_to(headers)
+                self.edge.security.add_to(headers)
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
@@ -73,11 +88,5 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_from_edge)
         finally:
-            seconds = time.perf_counter() - started
-            route = route_label(scope)
-            self.metrics.observe(route, scope["method"], status, seconds)
-            if self.access_log is not None:
-                self.access_log.write(
-                    request_id, scope["method"], scope["path"], route, status, size, seconds
-                )
+            self.edge.record(request_id, scope, route_label(scope), status, size, started)
             unbind_request_id(token)

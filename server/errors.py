@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -47,10 +48,13 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message}, **extra}
     all_headers = {"Cache-Control": "no-store"}
     all_headers.update(headers or {})
-    return JSONResponse(body, status_code=status, headers=all_headers)
+    return JSONResponse(error_json(code, message, **extra), status_code=status, headers=all_headers)
+
+
+def error_json(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}, **extra}
 
 
 async def api_error(request: Request, exc: Exception) -> Response:
@@ -91,7 +95,17 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
-EXCEPTION_HANDLERS = {
+async def answer_exception(request: Request, exc: Exception) -> Response:
+    """What the app's exception handlers answer for `exc`, for code running outside
+    Starlette's exception layers (`server.hotpaths`)."""
+    for kind in type(exc).__mro__:
+        handler = EXCEPTION_HANDLERS.get(kind)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # a BaseException that is no Exception: not ours to answer
+
+
+EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
     ApiError: api_error,
     HTTPException: http_error,
     RedisError: redis_error,

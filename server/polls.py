@@ -130,25 +130,23 @@ def poll_json(poll: Poll, tally: Tally) -> dict[str, Any]:
 
 
 def poll_json_bytes(poll: Poll, tally: Tally) -> bytes:
-    """`poll_json` serialised, from pieces encoded once per poll (votes answer with it)."""
-    head, options, tail = _poll_fragments(poll)
-    parts = [head]
-    for i, (option, fragment) in enumerate(zip(poll.options, options, strict=True)):
-        parts.append(("," if i else "") + fragment + str(tally.votes[option.id]) + "}")
+    """`poll_json` serialised, by one `%` format of a template made once per poll (votes
+    answer with it)."""
+    votes = [tally.votes[option.id] for option in poll.options]
     voted = "null" if tally.voted is None else f'"{tally.voted}"'  # option ids are [a-z0-9-]
-    parts.append(f'],"total":{sum(tally.votes.values())},"voted":{voted}{tail}')
-    return "".join(parts).encode()
+    return (_poll_template(poll) % (*votes, sum(votes), voted)).encode()
 
 
 @functools.cache
-def _poll_fragments(poll: Poll) -> tuple[str, list[str], str]:
+def _poll_template(poll: Poll) -> str:
     def dumps(value: str) -> str:
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False).replace("%", "%%")
 
+    options = ",".join(
+        f'{{"id":{dumps(o.id)},"label":{dumps(o.label)},"votes":%d}}' for o in poll.options
+    )
     head = f'{{"id":{dumps(poll.id)},"question":{dumps(poll.question)},"options":['
-    options = [f'{{"id":{dumps(o.id)},"label":{dumps(o.label)},"votes":' for o in poll.options]
-    tail = f',"open":{"true" if poll.open else "false"}}}'
-    return head, options, tail
+    return f'{head}{options}],"total":%d,"voted":%s,"open":{"true" if poll.open else "false"}}}'
 
 
 def admin_tally_json(poll: Poll, tally: Tally) -> dict[str, Any]:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from server.clients import client_address
-from server.errors import ApiError, error_response
+from server.errors import ApiError, error_json, error_response
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi_endpoint
 from server.payloads import (
@@ -70,63 +72,69 @@ def _json_bytes(body: bytes, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=_NO_STORE)
 
 
-def _poll(services: Services, request: Request) -> Poll:
-    poll_id = request.path_params["poll_id"]
+def _poll(services: Services, scope: Scope) -> Poll:
+    poll_id: str = scope["path_params"]["poll_id"]
     poll = services.polls.polls.get(poll_id)
     if poll is None:
         raise ApiError(404, "poll_not_found", f"There is no poll {poll_id[:80]!r}")
     return poll
 
 
-class JsonBytesEndpoint:
-    """A route for the hottest paths: the handler returns JSON bytes, sent as they are.
+# The hottest calls are plain functions of what they need, answering a status and JSON
+# bytes: `server.hotpaths` calls them without Starlette's layers, and `HotEndpoint` makes
+# them routes for the requests the hot paths leave to the full stack.
+HotHandler = Callable[[Services, Scope, Receive, Visitor], Awaitable[tuple[int, bytes]]]
 
-    Starlette wraps a plain endpoint in a Response object and two more exception layers;
-    at thousands of heartbeats a second those cost more than the heartbeat. Errors still
-    raise ApiError, which the app's handlers answer as usual.
-    """
 
-    def __init__(self, handler: Callable[[Request], Awaitable[bytes]]) -> None:
+def json_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers of a hot JSON answer."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+
+
+class HotEndpoint:
+    """A `HotHandler` as a route endpoint; errors raise ApiError as everywhere else."""
+
+    def __init__(self, handler: HotHandler) -> None:
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await self.handler(Request(scope, receive))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
+        services: Services = scope["app"].state.services
+        status, body = await self.handler(services, scope, receive, scope["state"]["visitor"])
+        await send({"type": "http.response.start", "status": status, "headers": json_headers(body)})
         await send({"type": "http.response.body", "body": body})
 
 
 # Presence
 
 
-async def presence_heartbeat(request: Request) -> bytes:
-    services = _services(request)
-    body = await optional_json_object(request, services.settings.max_body_bytes)
+async def presence_heartbeat(
+    services: Services, scope: Scope, receive: Receive, visitor: Visitor
+) -> tuple[int, bytes]:
+    body = await optional_json_object(scope, receive, services.settings.max_body_bytes)
     page = normalize_page(body.get("page"))
-    counts = await services.presence.heartbeat(_visitor(request).id, page)
+    counts = await services.presence.heartbeat(visitor.id, page)
     services.metrics.heartbeats.inc()
     services.metrics.online.set(counts.online)
-    return counts.as_json_bytes()
+    return 200, counts.as_json_bytes()
 
 
-async def presence_read(request: Request) -> bytes:
-    services = _services(request)
-    counts = await services.presence.counts(normalize_page(request.query_params.get("page")))
-    return counts.as_json_bytes()
+async def presence_read(
+    services: Services, scope: Scope, receive: Receive, visitor: Visitor
+) -> tuple[int, bytes]:
+    page = QueryParams(scope["query_string"]).get("page") if scope["query_string"] else None
+    counts = await services.presence.counts(normalize_page(page))
+    return 200, counts.as_json_bytes()
 
 
 async def presence_leave(request: Request) -> Response:
     services = _services(request)
-    body = await optional_json_object(request, services.settings.max_body_bytes)
+    body = await optional_json_object(
+        request.scope, request.receive, services.settings.max_body_bytes
+    )
     visitor = _visitor(request)
     # A beacon cannot set headers, so a cross-origin embed sends its token in the body.
     token = body.get("session")
@@ -150,7 +158,7 @@ async def polls_list(request: Request) -> Response:
 
 async def poll_read(request: Request) -> Response:
     services = _services(request)
-    poll = _poll(services, request)
+    poll = _poll(services, request.scope)
     visitor = _visitor(request)
     tally = await services.polls.tally(poll, None if visitor.is_new else visitor.id)
     return _json_bytes(poll_json_bytes(poll, tally))
@@ -158,27 +166,35 @@ async def poll_read(request: Request) -> Response:
 
 async def poll_vote(request: Request) -> Response:
     services = _services(request)
-    poll = _poll(services, request)
-    kind = media_type(request)
-    if kind == FORM:
+    poll = _poll(services, request.scope)
+    if media_type(request.scope) == FORM:
         return await _form_vote(request, services, poll)
-    if kind != JSON:
+    status, body = await json_vote(services, request.scope, request.receive, _visitor(request))
+    return _json_bytes(body, status)
+
+
+async def json_vote(
+    services: Services, scope: Scope, receive: Receive, visitor: Visitor
+) -> tuple[int, bytes]:
+    """A vote from the widget: 201 and the tally, or 409 `already_voted` and the tally."""
+    poll = _poll(services, scope)
+    if media_type(scope) != JSON:
         raise ApiError(
             415, "unsupported_media_type", 'Send votes as application/json: {"option": "..."}'
         )
-    body = parse_json_object(await read_body(request, services.settings.max_body_bytes))
+    body = parse_json_object(await read_body(scope, receive, services.settings.max_body_bytes))
     option = _checked_option(poll, body.get("option"))
-    await _rate_limit(request, services)
-    result = await services.polls.vote(poll, _visitor(request).id, option)
+    await _rate_limit(scope, services)
+    result = await services.polls.vote(poll, visitor.id, option)
     if not result.counted:
-        return error_response(
-            409,
+        refusal = error_json(
             "already_voted",
             "This session has already voted in this poll",
             poll=poll_json(poll, result.tally),
         )
+        return 409, json.dumps(refusal, ensure_ascii=False, separators=(",", ":")).encode()
     services.metrics.count_vote(poll.id)
-    return _json_bytes(poll_json_bytes(poll, result.tally), status=201)
+    return 201, poll_json_bytes(poll, result.tally)
 
 
 def _checked_option(poll: Poll, option: object) -> str:
@@ -199,13 +215,15 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
     source = request.headers.get("origin", "") or referer
     if source and _origin_of(source) not in allowed:
         raise ApiError(403, "forbidden_origin", "Votes must come from the portal's own pages")
-    form = parse_form(await read_body(request, services.settings.max_body_bytes))
+    form = parse_form(
+        await read_body(request.scope, request.receive, services.settings.max_body_bytes)
+    )
     try:
         option = _checked_option(poll, form.get("option"))
     except ApiError:
         option = None  # nothing counted; the page shows the ballot again
     if option is not None:
-        await _rate_limit(request, services)
+        await _rate_limit(request.scope, services)
         result = await services.polls.vote(poll, _visitor(request).id, option)
         if result.counted:
             services.metrics.count_vote(poll.id)
@@ -213,11 +231,11 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
     return RedirectResponse(back, status_code=303, headers=_NO_STORE)
 
 
-async def _rate_limit(request: Request, services: Services) -> None:
+async def _rate_limit(scope: Scope, services: Services) -> None:
     """Take one vote from this client address's window, or refuse with 429 (see ratelimit)."""
     if services.limiter is None:
         return
-    decision = await services.limiter.acquire(client_address(request.scope))
+    decision = await services.limiter.acquire(client_address(scope))
     if not decision.allowed:
         services.metrics.rate_limited.inc()
         raise ApiError(
@@ -267,7 +285,7 @@ async def admin_polls(request: Request) -> Response:
 async def admin_poll(request: Request) -> Response:
     services = _services(request)
     _require_admin(request, services.settings)
-    poll = _poll(services, request)
+    poll = _poll(services, request.scope)
     return _json(admin_tally_json(poll, await services.polls.tally(poll, None)))
 
 
@@ -291,8 +309,8 @@ async def readyz(request: Request) -> Response:
 
 # The router tries routes in order: the hottest first.
 ROUTES = [
-    Route("/api/presence", JsonBytesEndpoint(presence_heartbeat), methods=["POST"]),
-    Route("/api/presence", JsonBytesEndpoint(presence_read), methods=["GET"]),
+    Route("/api/presence", HotEndpoint(presence_heartbeat), methods=["POST"]),
+    Route("/api/presence", HotEndpoint(presence_read), methods=["GET"]),
     Route("/api/polls/{poll_id}/votes", poll_vote, methods=["POST"]),
     Route("/api/polls/{poll_id}", poll_read, methods=["GET"]),
     Route("/api/presence/leave", presence_leave, methods=["POST"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from itsdangerous import BadData, TimestampSigner
@@ -41,7 +42,11 @@ class SessionSigner:
         self.max_age = max_age
         # Heartbeats resend the same token every half-minute: remember tokens already
         # verified (with when they expire) rather than recomputing an HMAC per request.
-        self._verified: dict[str, tuple[Visitor, float]] = {}
+        # An OrderedDict: evicting a plain dict's oldest entry costs a scan over every
+        # entry deleted before it, which grows with the churn of new visitors. Entries are
+        # (id, expiry) tuples of atoms, which the garbage collector stops tracking: tens of
+        # thousands of cached objects would otherwise lengthen every full collection.
+        self._verified: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def new(self) -> Visitor:
         # 12 random bytes: 96 bits is unguessable and keeps ids short in Redis.
@@ -51,7 +56,7 @@ class SessionSigner:
     def verify(self, token: str) -> Visitor | None:
         known = self._verified.get(token)
         if known is not None and known[1] > time.time():
-            return known[0]
+            return Visitor(known[0], token, is_new=False)
         if not token or len(token) > _MAX_TOKEN_LENGTH:
             return None
         try:
@@ -63,11 +68,10 @@ class SessionSigner:
             return None
         if len(visitor_id) != 16:
             return None
-        visitor = Visitor(visitor_id, token, is_new=False)
         if len(self._verified) >= _VERIFIED_CACHE_SIZE:
-            del self._verified[next(iter(self._verified))]  # the oldest entry
-        self._verified[token] = (visitor, signed_at.timestamp() + self.max_age)
-        return visitor
+            self._verified.popitem(last=False)  # the oldest entry
+        self._verified[token] = (visitor_id, signed_at.timestamp() + self.max_age)
+        return Visitor(visitor_id, token, is_new=False)
 
     def resolve(self, header_token: str | None, cookie_token: str | None) -> Visitor:
         """The request's visitor: the header wins over the cookie, a new one if neither is valid."""
@@ -79,12 +83,38 @@ class SessionSigner:
         return self.new()
 
 
-class SessionMiddleware:
-    """Puts `scope["state"]["visitor"]` on API requests and hands new sessions out.
+Header = tuple[bytes, bytes]
+
+
+def session_of(signer: SessionSigner, scope: Scope) -> tuple[Visitor, list[Header]]:
+    """The request's visitor, and the response headers that hand a new session out.
 
     A new session goes out both as the `portal_session` cookie (same-origin pages) and in the
     `X-Portal-Session` response header (cross-origin embeds, where cookies are blocked).
     """
+    header_token = cookie_token = origin = host = None
+    for key, value in scope["headers"]:
+        if key == _HEADER_KEY and header_token is None:
+            header_token = value.decode("latin-1").strip()
+        elif key == b"cookie" and cookie_token is None:
+            cookie_token = _cookie_value(value.decode("latin-1"))
+        elif key == b"origin" and origin is None:
+            origin = value.decode("latin-1").strip().lower()
+        elif key == b"host" and host is None:
+            host = value.decode("latin-1").strip().lower()
+    visitor = signer.resolve(header_token, cookie_token)
+    if not visitor.is_new:
+        return visitor, []
+    secure = scope.get("scheme") == "https"
+    # An embed on another site: the browser keeps the cookie in that site's partition
+    # (CHIPS) rather than dropping it as a third-party cookie. Partitioned needs Secure.
+    cross_site = origin is not None and origin != f"{scope.get('scheme')}://{host}"
+    cookie = _set_cookie(visitor.token, signer.max_age, secure, partitioned=secure and cross_site)
+    return visitor, [(b"set-cookie", cookie), (_HEADER_KEY, visitor.token.encode())]
+
+
+class SessionMiddleware:
+    """Puts `scope["state"]["visitor"]` on API requests and hands new sessions out."""
 
     def __init__(self, app: ASGIApp, signer: SessionSigner, paths: tuple[str, ...]) -> None:
         self.app = app
@@ -95,35 +125,15 @@ class SessionMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self.paths):
             await self.app(scope, receive, send)
             return
-        header_token = cookie_token = origin = host = None
-        for key, value in scope["headers"]:
-            if key == _HEADER_KEY and header_token is None:
-                header_token = value.decode("latin-1").strip()
-            elif key == b"cookie" and cookie_token is None:
-                cookie_token = _cookie_value(value.decode("latin-1"))
-            elif key == b"origin" and origin is None:
-                origin = value.decode("latin-1").strip().lower()
-            elif key == b"host" and host is None:
-                host = value.decode("latin-1").strip().lower()
-        visitor = self.signer.resolve(header_token, cookie_token)
+        visitor, handout = session_of(self.signer, scope)
         scope.setdefault("state", {})["visitor"] = visitor
-        if not visitor.is_new:
+        if not handout:
             await self.app(scope, receive, send)
             return
-        secure = scope.get("scheme") == "https"
-        # An embed on another site: the browser keeps the cookie in that site's partition
-        # (CHIPS) rather than dropping it as a third-party cookie. Partitioned needs Secure.
-        cross_site = origin is not None and origin != f"{scope.get('scheme')}://{host}"
-        cookie = _set_cookie(
-            visitor.token, self.signer.max_age, secure, partitioned=secure and cross_site
-        )
 
         async def send_with_session(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"set-cookie", cookie))
-                headers.append((_HEADER_KEY, visitor.token.encode()))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", ()), *handout]}
             await send(message)
 
         await self.app(scope, receive, send_with_session)

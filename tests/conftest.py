@@ -73,11 +73,14 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @contextlib.asynccontextmanager
 async def app_client(
-    settings: Settings, peer: str = "127.0.0.1", **kwargs: Any
+    settings: Settings, peer: str = "127.0.0.1", hot_paths: bool = True, **kwargs: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on a running app for `settings` (lifespan entered), whose requests
-    arrive from `peer` (the TCP peer address)."""
+    arrive from `peer` (the TCP peer address). `hot_paths=False` sends every request
+    through the full middleware stack (see `server.hotpaths`)."""
     app = create_app(settings)
+    if not hot_paths:
+        app.hot_paths = None
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))
         async with httpx.AsyncClient(

@@ -192,7 +192,9 @@ def test_poll_json_bytes_is_poll_json_serialised() -> None:
     from server.poll_config import Option, Poll
     from server.polls import Tally, poll_json, poll_json_bytes
 
-    poll = Poll("p-1", 'Câu "hỏi" \\ mới?', (Option("a", "Rất tốt"), Option("b-2", "Chưa\ttốt")))
+    # Quotes, backslashes, control characters and `%` (the template is %-formatted).
+    question = 'Câu "hỏi" \\ mới: 50%% hay 100%?'
+    poll = Poll("p-1", question, (Option("a", "Rất tốt %s"), Option("b-2", "Chưa\ttốt %d")))
     for votes, voted, is_open in [
         ({"a": 0, "b-2": 0}, None, True),
         ({"a": 7, "b-2": 12}, "b-2", False),
