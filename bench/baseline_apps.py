@@ -22,10 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 HERE = Path(__file__).resolve().parent
-# The one-request-per-call scripts the service started with (the service's now take batches).
+# The one-request-per-call sorted-set scripts the service started with.
 SCRIPTS = {
     "presence_heartbeat": HERE / "naive_presence_heartbeat.lua",
-    "presence_count": HERE.parent / "server" / "presence_count.lua",
+    "presence_count": HERE / "naive_presence_count.lua",
     "vote": HERE / "naive_vote.lua",
 }
 PREFIX = "bench-naive:"

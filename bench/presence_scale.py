@@ -3,19 +3,19 @@ Redis memory each online visitor costs.
 
 Usage: python bench/presence_scale.py [--big 1000000] [--small 100] [--requests 2000]
 
-Starts a fresh redis-server and one `portal serve`, fills two key prefixes' site sets (and a
-page set) with live sessions as the service stores them (12-byte members), then times
-`GET /api/presence?page=/index.html` sequentially over one keep-alive connection against
-each prefix, interleaved in rounds (the portal's prefix is switched by running two portal
-servers on the same Redis). Prints the median and p90 times, their ratio (big / small), and
-`MEMORY USAGE` per member of the big site and page sets, with 16-character members for
-comparison.
+Starts a fresh redis-server and one `portal serve` per key prefix, puts live sessions online
+on the site and one page through the service's own heartbeat script (in batches, as a busy
+worker sends them), then times `GET /api/presence?page=/index.html` sequentially over one
+keep-alive connection against each prefix, interleaved in rounds. Prints the median and p90
+times, their ratio (big / small), and `MEMORY USAGE` per online visitor of the big site and
+page, with the sorted-set layout the service used before for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import statistics
 import sys
 import tempfile
@@ -30,18 +30,37 @@ import redis  # noqa: E402
 from http_bench import start_redis, start_server, stop  # noqa: E402
 
 PAGE = "/index.html"
-CHUNK = 50_000
+CHUNK = 20_000
 
 
-def fill(client: redis.Redis, prefix: str, count: int, member_size: int = 12) -> None:
-    """`count` sessions online for the next hour, on the site and on PAGE (server-side Lua)."""
+def scope_keys(prefix: str) -> list[str]:
+    """The presence keys of the site and PAGE: (online, seen) for each."""
+    return [
+        f"{prefix}{{presence}}:{kind}:{scope}"
+        for scope in ("site", f"page:{PAGE}")
+        for kind in ("online", "seen")
+    ]
+
+
+def fill(client: redis.Redis, prefix: str, count: int) -> None:
+    """`count` sessions online for the next hour, on the site and on PAGE: heartbeats through
+    the service's own script, with the service's 12-byte members."""
+    script = client.register_script((REPO / "server" / "presence_heartbeat.lua").read_text())
+    for start in range(0, count, CHUNK):
+        args: list[int | bytes] = [3600, 2]
+        for _ in range(min(CHUNK, count - start)):
+            args += [os.urandom(12), 3]  # 3: PAGE's keys are KEYS[3] and KEYS[4]
+        script(keys=scope_keys(prefix), args=args)
+
+
+def fill_sorted_sets(client: redis.Redis, prefix: str, count: int) -> list[str]:
+    """The layout before: a sorted set per scope, session scored by its expiry (ms)."""
     script = client.register_script((Path(__file__).parent / "fill_presence.lua").read_text())
     expiry = int(time.time() * 1000) + 3_600_000
     keys = [f"{prefix}{{presence}}:site", f"{prefix}{{presence}}:page:{PAGE}"]
     for start in range(0, count, CHUNK):
-        script(keys=keys, args=[expiry, min(CHUNK, count - start), start, member_size])
-    for key in keys:
-        client.pexpire(key, 3_600_000)
+        script(keys=keys, args=[expiry, min(CHUNK, count - start), start])
+    return keys
 
 
 def time_reads(base: str, count: int) -> list[float]:
@@ -107,16 +126,16 @@ def main() -> int:
             ratio = statistics.median(times["big"]) / statistics.median(times["small"])
             print(f"GET /api/presence, {args.big:,} vs {args.small:,} online: "
                   f"median ratio {ratio:.2f} (target <= 1.2)")  # fmt: skip
-            site = client.memory_usage("big:{presence}:site", samples=0) or 0
-            page = client.memory_usage(f"big:{{presence}}:page:{PAGE}", samples=0) or 0
+            usage = [client.memory_usage(key, samples=0) or 0 for key in scope_keys("big:")]
+            site, page = usage[0] + usage[1], usage[2] + usage[3]
             print(f"memory per online visitor ({args.big:,} online, 12-byte members): "
-                  f"site set {site / args.big:.1f} B, page set {page / args.big:.1f} B, "
+                  f"site {site / args.big:.1f} B, page {page / args.big:.1f} B, "
                   f"site + one page {(site + page) / args.big:.1f} B")  # fmt: skip
-            client.delete("big:{presence}:site", f"big:{{presence}}:page:{PAGE}")
+            client.delete(*scope_keys("big:"))
             client.delete(*client.keys("small:*"))
-            fill(client, "old:", args.big, member_size=16)
-            old = client.memory_usage("old:{presence}:site", samples=0) or 0
-            print(f"for comparison, 16-character members: site set {old / args.big:.1f} B")
+            old = client.memory_usage(fill_sorted_sets(client, "old:", args.big)[0], samples=0)
+            print(f"for comparison, a sorted set per scope (the layout before): "
+                  f"site {(old or 0) / args.big:.1f} B")  # fmt: skip
             client.close()
         finally:
             for process, _ in servers:

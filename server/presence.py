@@ -1,13 +1,19 @@
 """Presence: how many sessions were seen within the last `ttl` seconds, site-wide and per page.
 
-Each scope (the site, one page) is a sorted set of session ids scored by the time they stop
-counting. A heartbeat re-scores its session and trims the expired ones in one Lua script;
-reading counts members with a score still ahead (ZCOUNT, O(log N)). No background job, no
-SCAN. All presence keys share the `{presence}` hash tag so one script may touch the site and
-a page together on Redis Cluster.
+Each scope (the site, one page) is two hashes (see `presence_heartbeat.lua`): `seen` maps a
+session to the second its presence ends, and `online` keeps the count with how many
+sessions end in each second ahead. A heartbeat updates both in one Lua script; reading the
+count is the total minus the few seconds not yet swept: the same cost at a million online
+as at ten, and it writes nothing. A session costs one hash entry (about 64 bytes of Redis;
+a sorted set member cost about 102). No background job: each heartbeat also checks one
+entry for a session that ended, going round the hash. All presence keys share the
+`{presence}` hash tag so one script may touch the site and a page together on Redis Cluster.
+
+A session counts for at least `ttl` seconds after its heartbeat: until the end of the second
+`ttl` from then (so up to one second more).
 
 Members are the session ids' 12 raw bytes rather than their 16 base64 characters: a smaller
-allocation per member in every set, which is most of a visitor's footprint in Redis.
+allocation per entry, which is most of a visitor's footprint in Redis.
 Heartbeats and count reads sent within one event-loop tick share one script call (see
 `server.batching`); each still gets the counts it would have got alone.
 """
@@ -23,6 +29,10 @@ from server.errors import ApiError
 from server.store import RedisClient, load_script
 
 MAX_PAGE_LENGTH = 512
+# `seen` entries a heartbeat checks for sessions that ended: with every visitor beating each
+# half `ttl`, the checks go round all entries in about `ttl / 2` seconds. More costs Redis
+# CPU on every heartbeat (an `HSCAN` and a look at each entry it returns).
+_LEFTOVER_CHECKS_PER_HEARTBEAT = 1
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 
 
@@ -78,20 +88,20 @@ class Presence:
     def __init__(self, redis: RedisClient, prefix: str, ttl_seconds: int) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
-        self._ttl_ms = ttl_seconds * 1000
-        self._site_key = f"{prefix}{{presence}}:site"
-        self._page_prefix = f"{prefix}{{presence}}:page:"
+        self._prefix = f"{prefix}{{presence}}:"
         self._heartbeat_script = load_script(redis, "presence_heartbeat")
         self._count_script = load_script(redis, "presence_count")
+        self._leave_script = load_script(redis, "presence_leave")
         self._heartbeats: Coalescer[tuple[bytes, str | None], PresenceCounts] = Coalescer(
             self._heartbeat_batch
         )
         self._reads: Coalescer[str | None, PresenceCounts] = Coalescer(self._count_batch)
 
-    def _keys(self, page: str | None) -> list[str]:
-        if page is None:
-            return [self._site_key]
-        return [self._site_key, self._page_prefix + page]
+    def _online_key(self, page: str | None) -> str:
+        return f"{self._prefix}online:{'site' if page is None else 'page:' + page}"
+
+    def _seen_key(self, page: str | None) -> str:
+        return f"{self._prefix}seen:{'site' if page is None else 'page:' + page}"
 
     async def heartbeat(self, session_id: str, page: str | None) -> PresenceCounts:
         """This session is online (on `page` too, if given) for the next `ttl` seconds."""
@@ -102,24 +112,23 @@ class Presence:
 
     async def leave(self, session_id: str, page: str | None) -> None:
         """This session is offline now: site-wide, and on `page` if given."""
-        member = session_member(session_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in self._keys(page):
-                pipe.zrem(key, member)
-            await pipe.execute()
+        scopes = [None] if page is None else [None, page]
+        keys = [key for scope in scopes for key in (self._online_key(scope), self._seen_key(scope))]
+        await self._leave_script(keys=keys, args=[session_member(session_id)])
 
     async def _heartbeat_batch(self, beats: list[tuple[bytes, str | None]]) -> list[PresenceCounts]:
         """One script call for many heartbeats; each answered with its own counts."""
-        keys = [self._site_key]
+        keys = [self._online_key(None), self._seen_key(None)]
         page_index: dict[str, int] = {}
-        args: list[bytes | int] = [self._ttl_ms]
+        args: list[bytes | int] = [self.ttl, _LEFTOVER_CHECKS_PER_HEARTBEAT]
         for member, page in beats:
             index = 0
             if page is not None:
                 index = page_index.get(page, 0)
                 if index == 0:
-                    keys.append(self._page_prefix + page)
-                    index = page_index[page] = len(keys)  # Lua's KEYS are 1-based
+                    index = page_index[page] = len(keys) + 1  # Lua's KEYS are 1-based
+                    keys.append(self._online_key(page))
+                    keys.append(self._seen_key(page))
             args.append(member)
             args.append(index)
         flat = await self._heartbeat_script(keys=keys, args=args)
@@ -132,8 +141,8 @@ class Presence:
     async def _count_batch(self, pages: list[str | None]) -> list[PresenceCounts]:
         """One script call for many readers: each distinct scope counted once."""
         distinct = list(dict.fromkeys(page for page in pages if page is not None))
-        keys = [self._site_key, *(self._page_prefix + page for page in distinct)]
-        counts = await self._count_script(keys=keys)
+        keys = [self._online_key(None), *(self._online_key(page) for page in distinct)]
+        counts = await self._count_script(keys=keys, args=[self.ttl])
         online = int(counts[0])
         by_page = {page: int(count) for page, count in zip(distinct, counts[1:], strict=True)}
         ttl = self.ttl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import time
@@ -14,6 +15,8 @@ from redis.asyncio import Redis
 from server.presence import Presence, session_member
 from server.sessions import SessionSigner
 from tests.conftest import SECRET
+
+MARKER = b"~" * 128  # see presence_heartbeat.lua
 
 
 @pytest.fixture
@@ -46,31 +49,67 @@ async def test_heartbeat_stores_compact_members(
     presence = Presence(async_redis, key_prefix, 60)
     session_id = SessionSigner((SECRET,), 60).new().id
     await presence.heartbeat(session_id, "/p.html")
-    for key in (f"{key_prefix}{{presence}}:site", f"{key_prefix}{{presence}}:page:/p.html"):
-        assert sync_redis.zrange(key, 0, -1) == [session_member(session_id)]
+    for scope in ("site", "page:/p.html"):
+        key = f"{key_prefix}{{presence}}:seen:{scope}"
+        # O(1) lookups from the first session on, not the compact encoding's O(n).
+        assert sync_redis.object("encoding", key) == b"hashtable"
+        seen = sync_redis.hgetall(key)
+        seen.pop(MARKER)  # keeps the hash in the hash-table encoding; never counted
+        assert list(seen) == [session_member(session_id)]
+        # It counts until the end of the second 60 s from now.
+        assert 60 <= int(seen[session_member(session_id)]) - time.time() <= 61.01
 
 
-async def test_big_sets_count_exactly_and_trim_the_expired(
+async def beat_many(presence: Presence, members: list[bytes], page: str) -> list[int]:
+    """Heartbeats in script calls of 5,000, as a busy worker would send them."""
+    online = []
+    for start in range(0, len(members), 5_000):
+        batch = [(member, page) for member in members[start : start + 5_000]]
+        counts = await presence._heartbeat_batch(batch)
+        online.append(counts[-1].online)
+    return online
+
+
+async def test_big_scopes_count_exactly_and_drop_the_ended(
     async_redis: Redis, sync_redis: Any, key_prefix: str
 ) -> None:
-    site = f"{key_prefix}{{presence}}:site"
-    page = f"{key_prefix}{{presence}}:page:/big.html"
-    now_ms = time.time() * 1000
-    live, expired = 30_000, 20_000
-    pipe = sync_redis.pipeline(transaction=False)
-    for start in range(0, live + expired, 5_000):
-        members = {}
-        for i in range(start, start + 5_000):
-            members[os.urandom(12)] = now_ms + 600_000 if i < live else now_ms - 1_000
-        pipe.zadd(site, members)
-        pipe.zadd(page, members)
-    pipe.execute()
+    page = "/big.html"
+    seen = f"{key_prefix}{{presence}}:seen:site"
+    ended = [os.urandom(12) for _ in range(20_000)]
+    live = [os.urandom(12) for _ in range(30_000)]
+    # Sessions that beat once, with a one-second ttl, and then went away.
+    await beat_many(Presence(async_redis, key_prefix, 1), ended, page)
+    await asyncio.sleep(2.1)
     presence = Presence(async_redis, key_prefix, 60)
-    # Reading counts only the live members and writes nothing.
-    read = await presence.counts("/big.html")
-    assert (read.online, read.page_online) == (live, live)
-    assert sync_redis.zcard(site) == live + expired
-    # A heartbeat trims the expired and counts itself.
-    beat = await presence.heartbeat(SessionSigner((SECRET,), 60).new().id, "/big.html")
-    assert (beat.online, beat.page_online) == (live + 1, live + 1)
-    assert sync_redis.zcard(site) == sync_redis.zcard(page) == live + 1
+    read = await presence.counts(page)
+    assert (read.online, read.page_online) == (0, 0)
+    assert sync_redis.hlen(seen) == 20_000 + 1  # reading writes nothing (+1: the marker)
+    # Each heartbeat counts exactly, on top of the ended ones' leftovers.
+    assert await beat_many(presence, live, page) == list(range(5_000, 30_001, 5_000))
+    read = await presence.counts(page)
+    assert (read.online, read.page_online) == (30_000, 30_000)
+    # Heartbeats go round `seen`, dropping what ended: the live sessions beating again (every
+    # half ttl) are enough to leave only them.
+    for _ in range(5):
+        await beat_many(presence, live, page)
+        if sync_redis.hlen(seen) == len(live) + 1:
+            break
+    for scope in ("site", f"page:{page}"):
+        assert sync_redis.hlen(f"{key_prefix}{{presence}}:seen:{scope}") == len(live) + 1
+    read = await presence.counts(page)
+    assert (read.online, read.page_online) == (30_000, 30_000)
+
+
+async def test_a_session_beating_again_moves_its_end(async_redis: Redis, key_prefix: str) -> None:
+    presence = Presence(async_redis, key_prefix, 1)
+    session_id = SessionSigner((SECRET,), 60).new().id
+    await asyncio.sleep(1.1 - time.time() % 1)  # start just after a second begins
+    assert (await presence.heartbeat(session_id, "/m.html")).online == 1
+    await asyncio.sleep(1.05)  # the next second: the session still counts, and beats again
+    beat = await presence.heartbeat(session_id, "/m.html")
+    assert (beat.online, beat.page_online) == (1, 1)
+    await asyncio.sleep(1.05)  # past where its first heartbeat would have ended it
+    assert (await presence.counts("/m.html")).page_online == 1
+    await asyncio.sleep(1.05)
+    read = await presence.counts("/m.html")
+    assert (read.online, read.page_online) == (0, 0)
