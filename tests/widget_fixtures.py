@@ -46,12 +46,14 @@ def render_page(
     page: str | None = ARTICLE,
     poll: dict[str, Any] | None = None,
     csp_connect: str = "'self'",
+    stats: bool = False,
 ) -> str:
-    """A host page with both widgets, from the same partials the site builder includes."""
+    """A host page with the presence counter and the poll (and with `stats`, the statistics
+    box), from the same partials the site builder includes."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(WIDGETS / "templates"), autoescape=True)
     context = {"poll": poll or site_polls()[POLL_ID], "api": api, "page": page, "lang": lang}
-    presence = env.get_template("presence.html").render(context)
-    ballot = env.get_template("poll.html").render(context)
+    partials = ["presence.html", "poll.html", *(["stats.html"] if stats else [])]
+    widgets = "\n".join(env.get_template(name).render(context) for name in partials)
     own = assets or "'self'"
     csp = (
         f"default-src 'none'; script-src {own}; style-src {own}; connect-src {csp_connect}; "
@@ -71,8 +73,7 @@ def render_page(
 <body>
 <main>
 <h1>{title}</h1>
-{presence}
-{ballot}
+{widgets}
 <p class="host-after">{title}.</p>
 </main>
 </body>
@@ -198,6 +199,17 @@ def problems() -> Iterator[Problems]:
     yield found
     unexpected = found.unexpected()
     assert not unexpected, unexpected
+
+
+def set_visibility(page: Any, state: str) -> None:
+    """Make the page "hidden" or "visible" as a tab switch does, with its visibilitychange."""
+    page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
 
 
 def axe_source() -> str | None:
