@@ -96,7 +96,7 @@ def test_the_poll_partial_renders_a_no_javascript_ballot(lang: str, open_: bool)
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_poll_partial_says_when_a_closed_poll_has_not_opened_yet(lang: str) -> None:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(WIDGETS / "templates"), autoescape=True)
-    poll = {**site_polls()["portal-rating"], "open": False, "upcoming": True}
+    poll = {**site_polls()["portal-rating"], "open": False, "not_yet_open": True}
     html = env.get_template("poll.html").render(poll=poll, lang=lang, api="")
     assert "<form" not in html
     assert ("has not opened yet" if lang == "en" else "chưa bắt đầu") in html
