@@ -53,7 +53,7 @@ let firstRequest;
 const request = (endpoint, path, payload) => {
   const crossOrigin = endpoint && new URL(endpoint, location).origin != location.origin;
   const send = () => fetch(endpoint + path, {
-    method: payload ? "POST" : "GET",
+    method: payload && "POST", // undefined: GET
     headers: {...payload && {"Content-Type": "application/json"},
       ...crossOrigin && session(endpoint) && {"X-Portal-Session": session(endpoint)}},
     body: payload && JSON.stringify(payload)
@@ -87,14 +87,17 @@ function presence(endpoint, mounts) {
   const beat = guard(() => {
     clearTimeout(timer);
     if (refused || doc.visibilityState != "visible") return;
-    // "view" marks the first heartbeat the service counts for this page load (or bfcache restore).
-    request(endpoint, "/api/presence", {page, view: isView})
+    // "view" marks the first heartbeat the service counts for this page load (or bfcache restore);
+    // cleared as it goes, so a heartbeat sent meanwhile does not count the view twice.
+    const payload = {page, view: isView};
+    isView = false;
+    request(endpoint, "/api/presence", payload)
       .then(answer => {
         counts = answer;
-        isView = false;
         storage("setItem", thisTab, JSON.stringify([Date.now() + answer.ttl * 1e3, page]));
         return answer.ttl * (400 + Math.random() * 200); // every ttl/2 ± 20 %: tabs do not beat in step
       }, failure => {
+        isView ||= payload.view; // not counted: the next heartbeat is still the view
         // 429: too many new visitors from this address; keep the last counts, retry when told.
         if (failure.status == 429) return (failure.headers.get("Retry-After") || 60) * 1e3;
         counts = {};
@@ -103,7 +106,7 @@ function presence(endpoint, mounts) {
       .then(delay => {
         show();
         clearTimeout(timer);
-        if (!refused) timer = setTimeout(beat, delay || 3e4);
+        timer = setTimeout(beat, delay || 3e4); // a refused beat stops there
       });
   });
   // The pages other tabs of this site show while the service still counts them online.
