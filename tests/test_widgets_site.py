@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.widget_fixtures import (  # noqa: F401 - fixtures
+    FITS_RESERVED_SPACE,
     Problems,
     axe_violations,
     portal_factory,
@@ -40,6 +41,8 @@ def test_home_page_and_an_article_run_both_widgets(
     expect(box.locator(".portal-stats__title")).to_be_hidden()
     expect(box.locator(".portal-stats__list dt")).to_have_text(STATS_LABELS)
     expect(box.locator(".portal-stats__list dd").first).to_have_text("1")
+    # Filled in, the box is no taller than the space reserved for it: nothing below it moved.
+    assert box.locator("[data-portal-stats]").evaluate(FITS_RESERVED_SPACE), "stats box grew"
     assert axe_violations(page, WIDGETS) == []
     screenshot(page, "body", "site-home")
     screenshot(page, "aside", "site-home-sidebar")

@@ -13,6 +13,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.widget_fixtures import (  # noqa: F401 - fixtures
+    FITS_RESERVED_SPACE,
     OtherSite,
     Problems,
     axe_violations,
@@ -61,6 +62,8 @@ def test_the_box_shows_the_service_numbers_without_moving_the_page(
     )
     page.wait_for_timeout(300)
     assert page.evaluate("window.__shift") < 0.01
+    # Filled in, the box is no taller than the space its stylesheet reserves.
+    assert page.locator(BOX).evaluate(FITS_RESERVED_SPACE)
     assert axe_violations(page, BOX) == []
     screenshot(page, BOX, "stats-vi")
 

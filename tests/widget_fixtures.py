@@ -31,6 +31,11 @@ from tests.redis_process import free_port
 WIDGETS = REPO / "widgets"
 POLL_ID = "portal-rating"
 ARTICLE = "/widget-test/article.html"
+# For `locator.evaluate`: the element is no taller than the min-height reserved for it, so
+# filling it in moved nothing below it.
+FITS_RESERVED_SPACE = (
+    "el => el.getBoundingClientRect().height <= parseFloat(getComputedStyle(el).minHeight) + 0.5"
+)
 
 
 def site_polls(site_dir: Path = SITE_DIR) -> dict[str, dict[str, Any]]:
