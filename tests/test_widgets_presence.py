@@ -161,6 +161,25 @@ def test_numbers_follow_the_visitor_language(
         context.close()
 
 
+def test_a_page_the_service_does_not_count_shows_a_dash_for_its_readers(
+    chromium: Any, portal_factory: Any, problems: Problems
+) -> None:
+    portal = portal_factory()
+    url = portal.page("article.html", render_page())
+    context = chromium.new_context()
+    # The answer for a page off the site's list, made up: the test pages are on it.
+    answer = '{"online": 3, "page_online": null, "ttl": 2}'
+    context.route(
+        "**/api/presence",
+        lambda route: route.fulfill(content_type="application/json", body=answer),
+    )
+    page = problems.watch(context.new_page())
+    page.goto(url)
+    expect(page.locator(ITEMS)).to_have_text(["3 người đang online", "— người đang xem bài này"])
+    with page.expect_request(_is_heartbeat, timeout=5000):
+        pass  # and it keeps beating (every ttl/2 = 1 s)
+
+
 def test_over_the_new_visitor_limit_the_last_count_stays_until_retry_after(
     chromium: Any, portal_factory: Any, problems: Problems
 ) -> None:

@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -94,11 +95,31 @@ class Portal:
     out: Path
 
     def page(self, name: str, body: str) -> str:
-        """Write a test page into the served site; returns its URL."""
+        """Write a test page into the served site, as one of its pages; returns its URL."""
         path = self.out / "widget-test" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")
+        self.add_to_page_list(f"/widget-test/{name}")
         return f"{self.base}/widget-test/{name}"
+
+    def add_to_page_list(self, page: str) -> None:
+        """Put `page` on the build's page list (`_portal/site.json`), as a build would, and wait
+        until the service counts it: it counts readers of listed pages only. Without a list
+        (a build that writes none) every page is counted and there is nothing to do."""
+        manifest = self.out / "_portal" / "site.json"
+        if not manifest.exists():
+            return
+        site = json.loads(manifest.read_text(encoding="utf-8"))
+        if page not in {p["path"] for p in site["pages"]}:
+            pages = [*site["pages"], {"path": page, "title": page}]
+            site["pages"] = sorted(pages, key=lambda entry: str(entry["path"]))
+            temporary = manifest.with_suffix(".tmp")
+            temporary.write_text(json.dumps(site, ensure_ascii=False), encoding="utf-8")
+            temporary.replace(manifest)  # atomically, as the builder writes it
+        deadline = time.monotonic() + 10
+        while self.presence(page)["page_online"] is None:
+            assert time.monotonic() < deadline, f"the service did not take up {page}"
+            time.sleep(0.1)
 
     def presence(self, page: str | None = None) -> dict[str, Any]:
         params = {"page": page} if page else {}

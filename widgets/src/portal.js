@@ -28,7 +28,8 @@ en: {online: {one: "person online", other: "people online"},
 };
 const guard = fn => (...args) => { try { return fn(...args) } catch (error) {} };
 const languageOf = el => /^en\b/i.test((el.closest("[lang]") || el).lang) ? "en" : "vi";
-const formatNumber = (lang, count) => count >= 0 ? count.toLocaleString(lang) : "—"; // "1.234.567" in Vietnamese
+// "1.234.567" in Vietnamese; "—" for a count the service did not give (null: a page it does not count).
+const formatNumber = (lang, count) => count?.toLocaleString(lang) ?? "—";
 // "1.234 người đang online": a count and the words that follow it.
 const say = (lang, key, count) => {
   const text = strings[lang][key];
@@ -104,9 +105,9 @@ function presence(endpoint, mounts) {
         refused = failure.status == 403; // this page's origin is refused: stop for good
       })
       .then(delay => {
-        show();
         clearTimeout(timer);
         timer = setTimeout(beat, delay || 3e4); // a refused beat stops there
+        show();
       });
   });
   // The pages other tabs of this site show while the service still counts them online.
