@@ -114,6 +114,7 @@ def test_english_counter_and_plural_forms(
 ) -> None:
     portal = portal_factory()
     url = portal.page("article-en.html", render_page(lang="en"))
+    portal.add_to_page_list(ARTICLE)  # the page its counter names
     first = problems.watch(chromium.new_context().new_page())
     first.goto(url)
     expect(first.locator(ITEMS)).to_have_text(["1 person online", "1 person reading this page"])
