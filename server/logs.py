@@ -91,7 +91,9 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`12:03:04 warning uvicorn.error: message key=value ...` for a person at a terminal."""
+    """`12:03:04 WARNING uvicorn.error: message key=value ...` for a person at a terminal."""
+
+    converter = time.gmtime  # UTC, as the JSON lines and the access lines
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
@@ -198,8 +200,9 @@ class AccessLog:
         stamp = f"{self._second_text}.{int((now - second) * 1000):03d}+00:00"
         if _access_text:  # a person at a terminal
             line = (
-                f"{self._second_text[11:]} {method!r} {encode_json_string(path[:200])} {status} "
-                f"{size}B {seconds * 1000:.1f}ms request_id={request_id}\n"
+                f"{self._second_text[11:]} INFO portal.access: {method} "
+                f"{encode_json_string(path[:200])} {status} {size}B {seconds * 1000:.1f}ms "
+                f"request_id={request_id}\n"
             )
         else:
             # Route templates and request ids are plain ASCII of our own: only the method and
