@@ -93,7 +93,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """`12:03:04 WARNING uvicorn.error: message key=value ...` for a person at a terminal."""
 
-    converter = time.gmtime  # UTC, as the JSON lines and the access lines
+    converter = staticmethod(time.gmtime)  # UTC, as the JSON lines and the access lines
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")

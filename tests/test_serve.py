@@ -115,11 +115,12 @@ def _children(pid: int) -> list[int]:
     ]
 
 
-def _redis_child(pid: int) -> int:
+def _redis_child(pid: int, data_dir: Path) -> int:
+    """The Redis (or Valkey) server `portal serve` started on this data dir."""
     (redis,) = [
         child
         for child in _children(pid)
-        if "redis-server" in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
+        if str(data_dir) in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
     ]
     return redis
 
@@ -132,7 +133,7 @@ def test_serve_restarts_its_embedded_redis_and_readyz_tells_meanwhile(tmp_path: 
         _wait_ready(base, process, tmp_path / "serve.log")
         with httpx.Client(base_url=base, timeout=10) as client:
             assert client.post(VOTES, json={"option": "tot"}).status_code == 201
-            redis = _redis_child(process.pid)
+            redis = _redis_child(process.pid, tmp_path / "data")
             # Stopped first, so the outage is certain to be seen; then killed, as a crash.
             os.kill(redis, signal.SIGSTOP)
             down = client.get("/readyz")
@@ -140,7 +141,7 @@ def test_serve_restarts_its_embedded_redis_and_readyz_tells_meanwhile(tmp_path: 
             assert down.json()["error"]["code"] == "redis_unavailable"
             os.kill(redis, signal.SIGKILL)
             _wait_ready(base, process, tmp_path / "serve.log", wait=5 + 10)
-            assert _redis_child(process.pid) != redis
+            assert _redis_child(process.pid, tmp_path / "data") != redis
             poll = client.get("/api/polls/portal-rating").json()
             assert poll["total"] == 1 and poll["voted"] == "tot"  # the same data: kept
             assert client.post(VOTES, json={"option": "rat-tot"}).status_code == 409
