@@ -326,16 +326,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 
 def uvicorn_options(
-    *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_format: str | None = None
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    log_format: str | None = None,
+    http: str = "guarded",
 ) -> dict[str, Any]:
     """The keyword arguments of `uvicorn.run` / `uvicorn.Config`, the same for every server
-    of this project (the benchmark's bare endpoint included)."""
+    of this project (the benchmark's bare endpoint included). `http` other than "guarded"
+    ("httptools", "h11": uvicorn's own, without the limits) is for measuring what they cost."""
     limits = current_limits()
     return {
         "host": host,
         "port": port,
         "workers": workers,
-        "http": GuardedHttpProtocol,
+        "http": GuardedHttpProtocol if http == "guarded" else http,
         "timeout_keep_alive": limits.keep_alive_timeout,
         # Forwarded headers are trusted only from configured proxies (PORTAL_TRUSTED_PROXIES).
         "proxy_headers": False,
@@ -355,11 +361,14 @@ def run(
     port: int = 8000,
     workers: int = 1,
     log_format: str | None = None,
+    http: str = "guarded",
 ) -> None:
     """Serve the ASGI app at this import string ("module:attr") with `uvicorn_options`."""
     import uvicorn
 
-    options = uvicorn_options(host=host, port=port, workers=workers, log_format=log_format)
+    options = uvicorn_options(
+        host=host, port=port, workers=workers, log_format=log_format, http=http
+    )
     uvicorn.run(app, factory=factory, **options)
 
 
@@ -371,10 +380,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
     parser.add_argument("--app-dir", default=None, help="prepended to sys.path (benchmarks)")
+    parser.add_argument(
+        "--http",
+        choices=["guarded", "httptools", "h11"],
+        default="guarded",
+        help="the HTTP protocol; other than guarded only to measure what the limits cost",
+    )
     args = parser.parse_args(argv)
     if args.app_dir:
         sys.path.insert(0, args.app_dir)
-    run(args.app, host=args.host, port=args.port, workers=args.workers)
+    run(args.app, host=args.host, port=args.port, workers=args.workers, http=args.http)
     return 0
 
 
