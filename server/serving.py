@@ -188,7 +188,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._read_ahead:  # a read that raced a pause: keep the order
             data, self._read_ahead = self._read_ahead + data, b""
-        self._feed(data)
+        if (
+            len(data) <= _PIECE
+            and not self.pipeline
+            and (not self._in_head or self._head_bytes + len(data) < self.limits.max_header_bytes)
+        ):  # the usual case, one small request: no slicing
+            self._piece_size = len(data)
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+        else:
+            self._feed(data)
+        if self._in_head and self._head_timer is None and not self.transport.is_closing():
+            # A head left incomplete by this read: from now on it has a deadline. (Heads that
+            # arrive whole, nearly all, cost no timer.)
+            self._start_head_timer()
 
     def _feed(self, data: bytes) -> None:
         """Parse in pieces, counting head bytes; stop where a request must wait its turn."""
@@ -243,7 +257,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or self.parser is None or self.pipeline:
             return
         data, self._read_ahead = self._read_ahead, b""
-        self._feed(data)
+        self.data_received(data)
         self.flow.resume_reading()
 
     # Parser callbacks: where a head starts and ends.
@@ -253,8 +267,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if not self._in_head:  # a request that starts inside this piece: count all of it
             self._in_head = True
             self._head_bytes = self._piece_size
-        if self._head_timer is None:
-            self._start_head_timer()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
