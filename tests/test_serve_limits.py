@@ -40,6 +40,22 @@ def test_default_limits_are_those_promised() -> None:
     assert options["proxy_headers"] is False and options["access_log"] is False
 
 
+def test_with_the_defaults_idle_and_incomplete_connections_are_closed(
+    start_portal: Callable[..., str],
+) -> None:
+    """The default timeouts, end to end: a silent connection and a partial head are closed
+    (15 s), an idle keep-alive connection too (20 s); all three started together."""
+    base = start_portal()
+    address = ("127.0.0.1", int(base.rsplit(":", 1)[1]))
+    silent, partial, idle = (socket.create_connection(address, timeout=30) for _ in range(3))
+    with silent, partial, idle:
+        partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_until_closed(silent) == b""
+        assert _read_until_closed(partial).startswith(b"HTTP/1.1 408 ")
+        assert _read_until_closed(idle).count(b"HTTP/1.1 200 ") == 1
+
+
 def test_bad_limit_settings_are_named() -> None:
     with pytest.raises(ServingError, match="PORTAL_HTTP_HEADER_TIMEOUT must be a number"):
         HttpLimits.from_env({"PORTAL_HTTP_HEADER_TIMEOUT": "soon"})
@@ -68,7 +84,7 @@ def _read_until_closed(sock: socket.socket) -> bytes:
         except ConnectionResetError:
             break
         except TimeoutError:
-            raise AssertionError(f"still open after {WAIT} s") from None
+            raise AssertionError(f"still open after {sock.gettimeout()} s") from None
         if not chunk:
             break
         chunks.append(chunk)
