@@ -57,6 +57,8 @@ class HttpLimits:
     """Request line and headers together; over it: 431, and the connection is closed."""
     header_timeout: float = 15.0
     """Seconds from a connection's start (or a request's first byte) to the end of its head."""
+    body_timeout: float = 15.0
+    """Seconds from the end of a head to the end of its body; then the connection is closed."""
     keep_alive_timeout: float = 20.0
     """Seconds an idle connection is kept between requests. Keep it above the keep-alive
     timeout of a proxy in front, so the proxy never reuses a connection being closed."""
@@ -77,6 +79,7 @@ class HttpLimits:
                 _number(env, "PORTAL_HTTP_MAX_HEADER_BYTES", cls.max_header_bytes)
             ),
             header_timeout=_number(env, "PORTAL_HTTP_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=_number(env, "PORTAL_HTTP_BODY_TIMEOUT", cls.body_timeout),
             keep_alive_timeout=_number(
                 env, "PORTAL_HTTP_KEEP_ALIVE_TIMEOUT", cls.keep_alive_timeout
             ),
@@ -166,7 +169,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._read_ahead = b""  # read but not parsed: requests waiting behind an earlier one
         self._read_ahead_scheduled = False
         self._stop_reading = False  # answer what was parsed, then close
+        self._in_body = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         self._send_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -181,6 +186,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._cancel_body_timer()
         self.cancel_send_timer()
         self._read_ahead = b""
         super().connection_lost(exc)
@@ -199,10 +205,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             super().data_received(data)
         else:
             self._feed(data)
-        if self._in_head and self._head_timer is None and not self.transport.is_closing():
-            # A head left incomplete by this read: from now on it has a deadline. (Heads that
-            # arrive whole, nearly all, cost no timer.)
+        if self.transport.is_closing():
+            return
+        # A head or body left incomplete by this read: from now on it has a deadline. (Those
+        # that arrive whole, nearly all, cost no timer.)
+        if self._in_head and self._head_timer is None:
             self._start_head_timer()
+        elif self._in_body and self._body_timer is None:
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
 
     def _feed(self, data: bytes) -> None:
         """Parse in pieces, counting head bytes; stop where a request must wait its turn."""
@@ -272,7 +282,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._cancel_head_timer()
+        self._in_body = True
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        self._cancel_body_timer()
+        super().on_message_complete()
 
     # Refusals
 
@@ -321,6 +337,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 _error_response(408, "Request Timeout", "request_timeout", "Request head too slow.")
             )
         self.transport.close()
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if self._in_body and not self.transport.is_closing():
+            # The handler waiting for this body is told the client went away.
+            logger.warning(
+                "Request body not received within %g s: closing", self.limits.body_timeout
+            )
+            self.transport.close()
 
     def start_send_timer(self) -> None:
         if self._send_timer is None:

@@ -20,6 +20,7 @@ from tests.conftest import PORTAL_PROCESSES
 
 SHORT = {
     "PORTAL_HTTP_HEADER_TIMEOUT": "1",
+    "PORTAL_HTTP_BODY_TIMEOUT": "1",
     "PORTAL_HTTP_KEEP_ALIVE_TIMEOUT": "1",
     "PORTAL_HTTP_SEND_TIMEOUT": "2",
 }
@@ -34,6 +35,7 @@ def test_default_limits_are_those_promised() -> None:
     assert limits.max_header_bytes == 64 * KIB
     assert limits.header_timeout <= 15
     assert limits.keep_alive_timeout <= 30
+    assert limits.body_timeout <= 15
     options = uvicorn_options()
     assert options["http"] is GuardedHttpProtocol
     assert options["timeout_keep_alive"] == limits.keep_alive_timeout
@@ -138,6 +140,15 @@ def test_an_incomplete_head_is_dropped_even_when_trickled(served: tuple[str, int
                 continue
         else:
             raise AssertionError("a head trickled for 16 s was never dropped")
+
+
+def test_a_body_that_never_comes_is_dropped(served: tuple[str, int]) -> None:
+    with _connect(served) as sock:
+        sock.sendall(
+            b"POST /api/polls/portal-rating/votes HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        assert b" 201 " not in _read_until_closed(sock)
 
 
 def test_idle_connections_are_closed(served: tuple[str, int]) -> None:
