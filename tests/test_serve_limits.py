@@ -173,6 +173,21 @@ def test_pipelined_requests_are_answered_in_order(served: tuple[str, int]) -> No
     assert answer.count(b"HTTP/1.1 200 ") == 61
 
 
+def test_too_many_requests_sent_ahead_are_answered_in_part_then_closed(
+    served: tuple[str, int],
+) -> None:
+    """More than 16 KiB pipelined at once: what was parsed is answered, then the connection
+    closes (a client may resend the rest); nothing is garbled."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    count = 64 * KIB // len(request)
+    with _connect(served) as sock:
+        sock.sendall(request * count)
+        answer = _read_until_closed(sock)
+    answered = answer.count(b"HTTP/1.1 ")
+    assert 1 <= answered < count
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == answered
+
+
 def _rss(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
