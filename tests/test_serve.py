@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO, SITE_DIR
 from tests.redis_process import free_port
@@ -125,6 +126,7 @@ def _redis_child(pid: int, data_dir: Path) -> int:
     return redis
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child in /proc")
 def test_serve_restarts_its_embedded_redis_and_readyz_tells_meanwhile(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
