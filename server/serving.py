@@ -244,8 +244,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             logger.warning("Pipelined requests over %d bytes: closing", self.limits.max_read_ahead)
             self._read_ahead = b""
             self._stop_reading = True
-            for cycle, _ in self.pipeline:
-                cycle.keep_alive = False
+            self.cycle.keep_alive = False  # the last one parsed closes the connection
             return
         self._read_ahead = rest
 
@@ -267,7 +266,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or self.parser is None or self.pipeline:
             return
         data, self._read_ahead = self._read_ahead, b""
-        self.data_received(data)
+        if data:  # else a read since then took it along
+            self.data_received(data)
         self.flow.resume_reading()
 
     # Parser callbacks: where a head starts and ends.
