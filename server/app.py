@@ -155,6 +155,6 @@ CATALOG_REFRESH_SECONDS = 1.0
 
 
 def create_app_from_env() -> PortalApp:
-    """For `uvicorn --factory server.app:create_app_from_env` (what `portal serve` runs)."""
+    """The app `portal serve` and `python -m server.serving` run (uvicorn's factory)."""
     configure_logging()
     return create_app(Settings.from_env())
