@@ -155,6 +155,6 @@ CATALOG_REFRESH_SECONDS = 1.0
 
 
 def create_app_from_env() -> PortalApp:
-    """The app `portal serve` and `python -m server.serving` run (uvicorn's factory)."""
+    """For `uvicorn --factory server.app:create_app_from_env` (what `portal serve` runs)."""
     configure_logging()
     return create_app(Settings.from_env())
