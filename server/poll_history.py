@@ -9,6 +9,7 @@ ballots off the tally and the series in one step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,6 +88,10 @@ class PollHistory:
             )
         return [p for p in found if p.ballots > 0]
 
+    async def count_in_window(self, poll: Poll, prefix: str, start: float, end: float) -> int:
+        count: int = await self.redis.zcount(self.keys(poll).cast(prefix), start, end)
+        return count
+
     async def void(self, poll: Poll, prefix: str, start: float, end: float, zone: ZoneInfo) -> int:
         """Void `prefix`'s ballots cast in [start, end]; how many were voided."""
         keys = self.keys(poll)
@@ -114,7 +119,10 @@ def prefix_json(prefix: Prefix, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "prefix": prefix.prefix,
         "ballots": prefix.ballots,
-        "first": instant_label(prefix.first, zone) if prefix.first is not None else None,
-        "last": instant_label(prefix.last, zone) if prefix.last is not None else None,
+        "first": instant_label(math.floor(prefix.first), zone)
+        if prefix.first is not None
+        else None,
+        # Whole seconds that still include the last ballot: a window [first, last] voids all.
+        "last": instant_label(math.ceil(prefix.last), zone) if prefix.last is not None else None,
         "peak_per_minute": prefix.peak_per_minute,
     }

@@ -149,7 +149,7 @@ async def void_ballots(
     prefix = body.get("prefix")
     if not isinstance(prefix, str) or not 1 <= len(prefix) <= 64 or not prefix.isalnum():
         raise ApiError(422, "invalid_prefix", "prefix must be an address hash from the abuse view")
-    start, end = _instant(body.get("from"), "from"), _instant(body.get("to"), "to")
+    start, end = parse_instant(body.get("from"), "from"), parse_instant(body.get("to"), "to")
     if end < start:
         raise ApiError(422, "invalid_window", "to must not be before from")
     zone = tools.catalog.timezone
@@ -171,7 +171,7 @@ async def void_ballots(
     return voided, tally
 
 
-def _instant(value: object, name: str) -> float:
+def parse_instant(value: object, name: str) -> float:
     if isinstance(value, str) and len(value) <= 40:
         try:
             moment = datetime.fromisoformat(value)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from server.admin.api import ADMIN_API_ROUTES
+from server.admin.console import CONSOLE_ROUTES
 from server.stats import stats
 
 ADMIN_ROUTES: list[BaseRoute] = [
     Route("/api/stats", stats, methods=["GET"]),
     *ADMIN_API_ROUTES,
+    *CONSOLE_ROUTES,
 ]
