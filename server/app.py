@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from server.admin.live import LiveHub
 from server.admin.routes import ADMIN_ROUTES
 from server.admin.tools import AdminTools
 from server.catalog import SiteCatalog
@@ -114,11 +115,13 @@ def create_app(settings: Settings) -> PortalApp:
         app.state.admin = AdminTools(
             redis, settings.redis_prefix, catalog, presence, polls, traffic
         )
+        app.state.live = LiveHub(app.state.admin)
         following = asyncio.create_task(_follow_site(catalog, polls))
         try:
             yield
         finally:
             following.cancel()
+            await app.state.live.close()
             await redis.aclose()
             if edge.access_log is not None:
                 edge.access_log.flush()

@@ -6,16 +6,21 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 from server.app import PortalApp, create_app
 from server.catalog import write_manifest
 from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.redis_process import free_port
 
 AUTH = {"authorization": f"Bearer {ADMIN_TOKEN}"}
 POLL = {
@@ -76,3 +81,37 @@ def read_csv(response: httpx.Response) -> list[list[str]]:
     assert response.headers["content-disposition"].startswith("attachment; filename=")
     assert response.content.startswith("\ufeff".encode())
     return list(csv.reader(io.StringIO(response.content.decode("utf-8")[1:])))
+
+
+@contextlib.contextmanager
+def served(settings: Settings) -> Iterator[tuple[str, PortalApp]]:
+    """The app behind a real uvicorn on a loopback port (in a thread): its base URL, the app."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{config.port}"
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield base, app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def read_events(stream: Iterator[str], count: int) -> Iterator[dict[str, Any]]:
+    """The `counts` events of an SSE text stream (lines), as they come."""
+    event = None
+    for line in stream:
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event == "counts":
+            yield json.loads(line[6:])
+            count -= 1
+            if count == 0:
+                return
