@@ -93,9 +93,9 @@ def line_chart(chart_id: str, title: str, points: Sequence[Point]) -> Markup:
     return _frame(chart_id, title, body, top, [label for label, _ in points])
 
 
-def option_bars(chart_id: str, title: str, rows: Sequence[tuple[str, int, float]]) -> Markup:
-    """A poll's options as horizontal bars: label, votes, percent."""
-    row_h, label_w, width = 34, 220, WIDTH
+def option_bars(chart_id: str, title: str, rows: Sequence[tuple[str, str, float]]) -> Markup:
+    """A poll's options as horizontal bars: label, the text beside the bar, percent."""
+    row_h, label_w, width = 34, 150, 480
     height = row_h * max(1, len(rows)) + 8
     parts = [
         f'<svg class="chart options" id="{chart_id}" viewBox="0 0 {width} {height}" role="img" '
@@ -103,9 +103,9 @@ def option_bars(chart_id: str, title: str, rows: Sequence[tuple[str, int, float]
         f'<title id="{chart_id}-title">{escape(title)}</title>',
     ]
     bar_w = width - label_w - 120
-    for index, (label, votes, percent) in enumerate(rows):
+    for index, (label, text, percent) in enumerate(rows):
         y = 4 + index * row_h
-        parts.append(f'<text class="label" x="0" y="{y + 21}">{escape(label[:40])}</text>')
+        parts.append(f'<text class="label" x="0" y="{y + 21}">{escape(label[:18])}</text>')
         parts.append(f'<rect class="track" x="{label_w}" y="{y + 6}" width="{bar_w}" height="20"/>')
         if percent > 0:
             parts.append(
@@ -113,8 +113,7 @@ def option_bars(chart_id: str, title: str, rows: Sequence[tuple[str, int, float]
                 f'width="{bar_w * percent / 100:.1f}" height="20"/>'
             )
         parts.append(
-            f'<text class="value" x="{label_w + bar_w + 8}" y="{y + 21}">'
-            f"{votes} · {percent:g}%</text>"
+            f'<text class="value" x="{label_w + bar_w + 8}" y="{y + 21}">{escape(text)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

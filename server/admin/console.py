@@ -178,8 +178,16 @@ async def poll_page(request: Request) -> Response:
     points = await tools.poll_history.series(poll, "day", today - 29, today, zone, options)
     prefixes = [prefix_json(p, zone) for p in await tools.poll_history.prefixes(poll)]
     w = Words(language(request))
-    bars = [(o["label"] + (" " + w.retired if o.get("retired") else ""), o["votes"], o["percent"])
-            for o in tally["options"]]  # fmt: skip
+    lang = language(request)
+    bars = [
+        (
+            o["label"],
+            f"{number(o['votes'], lang)} · {number(o['percent'], lang)}%"
+            + (f" {w.retired}" if o.get("retired") else ""),
+            o["percent"],
+        )
+        for o in tally["options"]
+    ]
     voided = request.query_params.get("voided", "")
     return render(
         request,
@@ -240,7 +248,9 @@ async def traffic_page(request: Request) -> Response:
         "traffic.html",
         page="traffic",
         online_chart=charts.line_chart(
-            "online-minutes", w.online_48h, [(p["t"][11:16], p["online_max"]) for p in minutes]
+            "online-minutes",
+            w.online_48h,
+            [(p["t"][5:16].replace("T", " "), p["online_max"]) for p in minutes],
         ),
         minutes=[p for p in minutes if p["online_max"] is not None],
         visitors_chart=charts.bar_chart(
