@@ -37,6 +37,8 @@ _log = logging.getLogger(__name__)
 
 VIEWS_PER_VISITOR = 20
 """Page views one address may add to a day, per visitor it may add."""
+MAX_VIEWS_PER_ADDRESS = 1_000_000
+"""Below the 2**20 the script keeps views in, beside the visitors of an address."""
 PAGE_VIEW_BUCKETS = 16
 """A day's page views are spread over this many hashes by page: at 1,000 pages each holds
 about 60, under Redis's 128-entry limit for its compact (listpack) encoding."""
@@ -105,7 +107,7 @@ class TrafficHistory:
             now.minute % 60,
             online,
             self.max_visitors,
-            self.max_visitors * VIEWS_PER_VISITOR,
+            min(self.max_visitors * VIEWS_PER_VISITOR, MAX_VIEWS_PER_ADDRESS),
             len(visits),
         ]
         bucket_index: dict[int, int] = {}

@@ -27,27 +27,34 @@ raise(KEYS[3], moh)
 raise(KEYS[2], 'o' .. hod)
 raise(KEYS[1], 'o' .. day)
 
+-- Per address, one field counts both: visitors * VISITOR + views (views stop at their cap,
+-- far below VISITOR), half the entries of two fields.
+local VISITOR = 1048576
 local visitors, views = 0, 0
 local i = 8
 for _ = 1, visits do
   local member, address, page, view, bucket =
     ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   i = i + 5
-  if redis.call('SISMEMBER', KEYS[4], member) == 0 then
-    local added = tonumber(redis.call('HGET', KEYS[5], address)) or 0
-    if added < visitor_cap then
-      redis.call('SADD', KEYS[4], member)
-      redis.call('HINCRBY', KEYS[5], address, 1)
-      redis.call('PFADD', KEYS[6], member)
-      visitors = visitors + 1
-    end
+  local before = tonumber(redis.call('HGET', KEYS[5], address)) or 0
+  local counted = before
+  if redis.call('SISMEMBER', KEYS[4], member) == 0
+      and math.floor(counted / VISITOR) < visitor_cap then
+    redis.call('SADD', KEYS[4], member)
+    redis.call('PFADD', KEYS[6], member)
+    counted = counted + VISITOR
+    visitors = visitors + 1
   end
-  if view == '1' and redis.call('HINCRBY', KEYS[5], 'v' .. address, 1) <= view_cap then
+  if view == '1' and counted % VISITOR < view_cap then
+    counted = counted + 1
     views = views + 1
     if bucket > 0 then
       redis.call('HINCRBY', KEYS[bucket], page, 1)
       redis.call('EXPIRE', KEYS[bucket], 401 * 86400)
     end
+  end
+  if counted ~= before then
+    redis.call('HSET', KEYS[5], address, counted)
   end
 end
 for j = i, #ARGV, 2 do
