@@ -207,8 +207,8 @@ class TrafficHistory:
         today, total = (int(value or 0) for value in days)
         # The month's estimate may be off by about 0.8% either way: never below today, and
         # the sum of days is never below the month.
-        month = max(int(estimate), today)
-        return today, month, max(total, month)
+        this_month = max(int(estimate), today)
+        return today, this_month, max(total, this_month)
 
     async def pages_now_candidates(self, count: int) -> list[tuple[str, int]]:
         """The `count` pages with the most people at their last heartbeat (may be stale)."""
