@@ -2,8 +2,8 @@
 
 Usage: python bench/history_bytes.py [--quick] [--redis redis://127.0.0.1:6379/0]
 
-It drives the real recording script (`TrafficHistory.record`, as the heartbeat batches call
-it) through one day of a fake clock: 1,440 batches, one a minute, carrying 10,000 distinct
+It drives the real recording script (`TrafficHistory.record`, as each worker's recorder calls
+it) through one day of a fake clock: 1,440 calls, one a minute, carrying 10,000 distinct
 sessions from 5,000 addresses, 30,000 page views spread over 1,000 pages (a few popular ones,
 a long tail), then reads `MEMORY USAGE` of every key it wrote and sorts them into what stays
 (per day, for 401 days or for good) and what goes within two days. It also casts 10,000
@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from redis.asyncio import Redis  # noqa: E402
 
 from server.catalog import SiteCatalog  # noqa: E402
-from server.history import TrafficHistory, Visit  # noqa: E402
+from server.history import TrafficHistory  # noqa: E402
 from server.poll_config import Option, Poll  # noqa: E402
 from server.polls import PollStore  # noqa: E402
 
@@ -51,13 +51,16 @@ async def simulate_day(redis: Redis, prefix: str, visitors: int, site_pages: lis
     start = 1_796_000_000 - 1_796_000_000 % 86400 - 7 * 3600  # a local midnight
     per_minute = max(1, len(views) // 1440)
     for minute in range(1440):
-        batch = []
+        seen: dict[bytes, str] = {}
+        counted: dict[tuple[str, str | None], int] = {}
         for index in range(minute * per_minute, min(len(views), (minute + 1) * per_minute)):
             visitor = index % visitors
-            batch.append(Visit(sessions[visitor], addresses[visitor // 2], views[index], True))
-        now_pages = {visit.page: 1 for visit in batch if visit.page}
+            address = addresses[visitor // 2]
+            seen[sessions[visitor]] = address
+            counted[(address, views[index])] = counted.get((address, views[index]), 0) + 1
+        now_pages = {page: 1 for _, page in counted if page}
         with mock.patch("server.history.time.time", return_value=start + minute * 60 + 30):
-            await history.record(ZONE, len(batch) * 4, batch, now_pages)
+            await history.record(ZONE, len(seen) * 4, seen, counted, now_pages)
 
 
 async def measure(redis: Redis, prefix: str) -> dict[str, int]:

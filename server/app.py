@@ -23,7 +23,7 @@ from server.clients import ForwardedMiddleware
 from server.cors import cors_middleware
 from server.edge import Edge, EdgeMiddleware
 from server.errors import EXCEPTION_HANDLERS
-from server.history import TrafficHistory, heartbeat_recorder, start_history
+from server.history import TrafficHistory, TrafficRecorder, start_history
 from server.hotpaths import HotPaths
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
@@ -95,7 +95,8 @@ def create_app(settings: Settings) -> PortalApp:
         polls = PollStore(redis, settings.redis_prefix, catalog)
         presence = Presence(redis, settings.redis_prefix, settings.presence_ttl)
         traffic = TrafficHistory(redis, settings.redis_prefix, settings.max_visitors_per_address)
-        presence.on_batch = heartbeat_recorder(traffic, catalog)
+        recorder = TrafficRecorder(traffic, catalog)
+        presence.on_batch = recorder.on_batch
         await start_history(traffic)
         app.state.services = Services(
             settings=settings,
@@ -111,9 +112,10 @@ def create_app(settings: Settings) -> PortalApp:
                 else None
             ),
             traffic=traffic,
+            recorder=recorder,
         )
         app.state.admin = AdminTools(
-            redis, settings.redis_prefix, catalog, presence, polls, traffic
+            redis, settings.redis_prefix, catalog, presence, polls, traffic, recorder
         )
         app.state.live = LiveHub(app.state.admin)
         following = asyncio.create_task(_follow_site(catalog, polls))
@@ -122,6 +124,7 @@ def create_app(settings: Settings) -> PortalApp:
         finally:
             following.cancel()
             await app.state.live.close()
+            await recorder.flush()
             await redis.aclose()
             if edge.access_log is not None:
                 edge.access_log.flush()

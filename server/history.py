@@ -1,7 +1,8 @@
 """Traffic history: what the heartbeats leave behind, recorded by the service itself.
 
-Once per batch of heartbeats (`TrafficHistory.record`, one Lua call, `history_traffic.lua`)
-the service files, in the site's time zone:
+What the heartbeats of a worker bring is collected (`TrafficRecorder`) and filed about once
+a second (`TrafficHistory.record`, one Lua call, `history_traffic.lua`), in the site's time
+zone:
 - the highest site-wide online count of each minute (kept 50 hours), hour (401 days) and
   day (for good);
 - distinct sessions per day (exact: a set of the day's sessions, dropped after two days)
@@ -21,7 +22,6 @@ import logging
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from server.catalog import SiteCatalog, canonical_page
 from server.clients import IPAddress
-from server.presence import BatchHook, Beat, PresenceCounts
+from server.presence import Beat, PresenceCounts
 from server.ratelimit import hashed_group
 from server.store import RedisClient, load_script
 from server.timebuckets import Moment, day_label, hour_label, minute_label
@@ -49,18 +49,6 @@ def address_key(address: IPAddress | None, secret: str) -> str:
     """What history files a client under: a keyed hash of its address group (an IPv4
     address, an IPv6 /64), 64 bits of it; never the address."""
     return hashed_group(address, secret)[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """One heartbeat, as history sees it."""
-
-    session: bytes
-    address: str
-    """A keyed hash of the client's address group (never the address)."""
-    page: str | None
-    """A page of the site's list (canonical), or None."""
-    view: bool
 
 
 class TrafficHistory:
@@ -88,9 +76,15 @@ class TrafficHistory:
         return [self.key(f"pv:{day}:{b}") for b in range(PAGE_VIEW_BUCKETS)]
 
     async def record(
-        self, zone: ZoneInfo, online: int, visits: Sequence[Visit], pages_now: Mapping[str, int]
+        self,
+        zone: ZoneInfo,
+        online: int,
+        sessions: Mapping[bytes, str],
+        views: Mapping[tuple[str, str | None], int],
+        pages_now: Mapping[str, int],
     ) -> None:
-        """File one batch of heartbeats: `online` after it, `pages_now` people per known page."""
+        """File what heartbeats brought: the highest `online` seen, each session with its
+        address key, page views per (address key, known page or None), people per page."""
         now = Moment(time.time(), zone)
         day, hour = now.day, now.hour
         keys = [
@@ -109,19 +103,21 @@ class TrafficHistory:
             online,
             self.max_visitors,
             min(self.max_visitors * VIEWS_PER_VISITOR, MAX_VIEWS_PER_ADDRESS),
-            len(visits),
+            len(sessions),
+            len(views),
         ]
+        for member, address in sessions.items():
+            args += [member, address]
         bucket_index: dict[int, int] = {}
-        for visit in visits:
+        for (address, page), count in views.items():
             index = 0
-            if visit.page is not None:
-                bucket = zlib.crc32(visit.page.encode()) % PAGE_VIEW_BUCKETS
+            if page is not None:
+                bucket = zlib.crc32(page.encode()) % PAGE_VIEW_BUCKETS
                 index = bucket_index.get(bucket, 0)
                 if index == 0:
                     keys.append(self.key(f"pv:{day}:{bucket}"))
                     index = bucket_index[bucket] = len(keys)
-            page = visit.page or ""
-            args += [visit.session, visit.address, page, "1" if visit.view else "0", index]
+            args += [address, page or "", count, index]
         for page, people in pages_now.items():
             args += [page, people]
         await self._record(keys=keys, args=args)
@@ -226,25 +222,65 @@ def _decoded(fields: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in fields.items()}
 
 
-def heartbeat_recorder(history: TrafficHistory, catalog: SiteCatalog) -> BatchHook:
-    """The `Presence.on_batch` hook that files each heartbeat batch in the history; only
-    pages of the site's list count as pages (views per page, people on it now)."""
+class TrafficRecorder:
+    """Collects what the heartbeat batches of this worker bring and files it about once a
+    second (`FLUSH_SECONDS`), in one script call: recording costs a worker at most one Redis
+    call a second however busy it is, not one more per batch. A crash loses at most that
+    second of history (never a vote, a ballot or a presence count)."""
 
-    async def record(beats: list[Beat], counts: list[PresenceCounts]) -> None:
-        pages = catalog.pages
-        visits: list[Visit] = []
-        pages_now: dict[str, int] = {}
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, history: TrafficHistory, catalog: SiteCatalog) -> None:
+        self.history = history
+        self.catalog = catalog
+        self._reset()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def _reset(self) -> None:
+        self.online = -1
+        self.sessions: dict[bytes, str] = {}
+        self.views: dict[tuple[str, str | None], int] = {}
+        self.pages_now: dict[str, int] = {}
+
+    async def on_batch(self, beats: list[Beat], counts: list[PresenceCounts]) -> None:
+        """The `Presence.on_batch` hook: only pages of the site's list count as pages."""
+        pages = self.catalog.pages
         for (member, page, view, address), count in zip(beats, counts, strict=True):
             known = None
             if page is not None and pages is not None and canonical_page(page) in pages:
                 known = canonical_page(page)
                 if count.page_online is not None:
-                    pages_now[known] = count.page_online
-            visits.append(Visit(member, address, known, view))
-        online = max(count.online for count in counts)
-        await history.record(catalog.timezone, online, visits, pages_now)
+                    self.pages_now[known] = count.page_online
+            self.sessions[member] = address
+            if view:
+                self.views[(address, known)] = self.views.get((address, known), 0) + 1
+            self.online = max(self.online, count.online)
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.FLUSH_SECONDS, self._flush_soon)
 
-    return record
+    def _flush_soon(self) -> None:
+        task = asyncio.ensure_future(self.flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        """File what was collected now (admin reads call it, so this worker's last second
+        is in what they read); a failure is logged and that second is lost."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.online < 0:
+            return
+        online, sessions, views, pages_now = (
+            self.online, self.sessions, self.views, self.pages_now
+        )  # fmt: skip
+        self._reset()
+        try:
+            await self.history.record(self.catalog.timezone, online, sessions, views, pages_now)
+        except (RedisError, OSError) as exc:
+            _log.warning("traffic history of the last second not recorded: %s", exc)
 
 
 async def start_history(history: TrafficHistory) -> None:

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from server.catalog import SiteCatalog
 from server.clients import client_address
 from server.errors import ApiError, error_json, error_response
-from server.history import TrafficHistory, address_key
+from server.history import TrafficHistory, TrafficRecorder, address_key
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi_endpoint
 from server.payloads import (
@@ -55,6 +55,7 @@ class Services:
     metrics: Metrics
     limiter: VoteRateLimiter | None = None
     traffic: TrafficHistory | None = None
+    recorder: TrafficRecorder | None = None
 
 
 def _services(request: Request) -> Services:

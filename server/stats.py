@@ -35,7 +35,8 @@ async def stats(request: Request) -> Response:
     cache: StatsCache = request.app.state.stats_cache
     now = time.monotonic()
     if now >= cache.until:
-        assert services.traffic is not None
+        assert services.traffic is not None and services.recorder is not None
+        await services.recorder.flush()  # this worker's last second, at most once a second
         moment = Moment(time.time(), services.catalog.timezone)
         counts = await services.presence.counts(None)
         today, month, total = await services.traffic.visitor_totals(moment.day, moment.month)

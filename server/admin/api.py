@@ -189,6 +189,7 @@ async def traffic(request: Request) -> Response:
     tools = admin_gate(request)
     zone = tools.catalog.timezone
     span = parse_range(request.query_params, tools.today())
+    await tools.fresh()
     if span.step == "day":
         points = await tools.traffic.day_points(span.first, span.last)
     elif span.step == "hour":
@@ -208,6 +209,7 @@ async def traffic(request: Request) -> Response:
 async def pages(request: Request) -> Response:
     tools = admin_gate(request)
     span = parse_range(request.query_params, tools.today(), ("day",))
+    await tools.fresh()
     views = await tools.traffic.page_views(span.first, span.last)
     ranked = sorted(views.items(), key=lambda item: (-item[1], item[0]))
     body = {

@@ -141,7 +141,7 @@ async def overview(request: Request) -> Response:
     tools = _signed_in(request)
     if tools is None:
         return _to_login(request)
-    snapshot = await tools.snapshot()
+    snapshot = await tools.snapshot()  # files this worker's last second first
     today = tools.today().day
     days = await tools.traffic.days(today, today)
     tallies = await tools.polls.tallies(None)
@@ -239,6 +239,7 @@ async def traffic_page(request: Request) -> Response:
     zone = tools.catalog.timezone
     now = tools.today()
     w = Words(language(request))
+    await tools.fresh()
     minutes = await tools.traffic.minute_points(now.minute - 48 * 60 + 1, now.minute, zone)
     days = await tools.traffic.day_points(now.day - 89, now.day)
     views = await tools.traffic.page_views(now.day - 89, now.day)

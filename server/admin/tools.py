@@ -9,7 +9,7 @@ from typing import Any
 
 from server.admin.audit import AuditLog
 from server.catalog import SiteCatalog
-from server.history import TrafficHistory
+from server.history import TrafficHistory, TrafficRecorder
 from server.poll_history import PollHistory
 from server.polls import PollStore
 from server.presence import Presence
@@ -54,17 +54,23 @@ class AdminTools:
         presence: Presence,
         polls: PollStore,
         traffic: TrafficHistory,
+        recorder: TrafficRecorder,
     ) -> None:
         self.redis = redis
         self.catalog = catalog
         self.presence = presence
         self.polls = polls
         self.traffic = traffic
+        self.recorder = recorder
         self.poll_history = PollHistory(redis, prefix, polls)
         self.audit = AuditLog(redis, prefix)
 
     def today(self) -> Moment:
         return Moment(time.time(), self.catalog.timezone)
+
+    async def fresh(self) -> None:
+        """This worker's last second of heartbeats filed, before history is read."""
+        await self.recorder.flush()
 
     def title(self, page: str) -> str:
         pages = self.catalog.pages
@@ -73,6 +79,7 @@ class AdminTools:
     async def snapshot(self, pages: int = PAGES_NOW) -> Snapshot:
         """Online now, the pages people are on, votes today: one pipeline for what history
         keeps, one (coalesced) presence read for the live counts."""
+        await self.fresh()
         day = self.today().day
         polls = list(self.polls.polls.values())
         async with self.redis.pipeline(transaction=False) as pipe:
