@@ -192,3 +192,16 @@ async def test_a_burst_voided_corrects_tally_and_series(site_settings: Settings)
     assert series["points"][-1]["votes"] == {"tot": 0, "chua-tot": 1, "khac": 0}
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_window"
     assert [p["ballots"] for p in after["prefixes"]] == [1]
+
+
+async def test_odd_dates_are_422_not_500(site_settings: Settings) -> None:
+    async with running(site_settings) as app, app.client() as admin:
+        for query in [
+            "step=minute&from=%C2%93%0B%C3%9B%C3%88%21L%3F",
+            "step=minute&from=0001-01-01",
+            "from=9999-12-31",
+            "date=2026-02-30",
+            "step=hour&to=1969-12-31",
+        ]:
+            answer = await admin.get(f"/api/admin/traffic?{query}", headers=AUTH)
+            assert answer.status_code == 422, query

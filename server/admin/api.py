@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from server.polls import admin_tally_json
 from server.routes import Services
 from server.timebuckets import day_label, instant_label, utc_offset
 
+_PREFIX = re.compile(r"[0-9a-f]{1,64}")
 Rows = Callable[[dict[str, Any]], tuple[Sequence[str], Iterable[Sequence[Any]]]]
 
 
@@ -147,7 +149,7 @@ async def void_ballots(
 ) -> tuple[int, dict[str, Any]]:
     """Checks a void request, voids, logs it; the API and the console's form both use it."""
     prefix = body.get("prefix")
-    if not isinstance(prefix, str) or not 1 <= len(prefix) <= 64 or not prefix.isalnum():
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
         raise ApiError(422, "invalid_prefix", "prefix must be an address hash from the abuse view")
     start, end = parse_instant(body.get("from"), "from"), parse_instant(body.get("to"), "to")
     if end < start:

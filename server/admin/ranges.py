@@ -14,6 +14,7 @@ MAX_DAYS = 400
 MAX_MINUTE_DAYS = 3
 DEFAULT_DAYS = {"day": 30, "hour": 2}
 STEPS = ("minute", "hour", "day")
+EARLIEST, LATEST = date(1970, 1, 2), date(9999, 12, 30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +30,12 @@ def _date(query: QueryParams, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return day_number(date.fromisoformat(raw[:10]) if len(raw) == 10 else date(1, 1, 1))
+        day = date.fromisoformat(raw) if len(raw) == 10 else None
     except ValueError:
-        pass
-    raise ApiError(422, "invalid_query", f"{name} must be a date like 2026-12-02")
+        day = None
+    if day is None or not EARLIEST <= day <= LATEST:
+        raise ApiError(422, "invalid_query", f"{name} must be a date like 2026-12-02")
+    return day_number(day)
 
 
 def day_span(query: QueryParams, now: Moment, default_days: int) -> tuple[int, int]:
