@@ -120,7 +120,11 @@ async def poll_abuse(request: Request) -> Response:
     tools = admin_gate(request)
     poll = poll_of(request)
     found = await tools.poll_history.prefixes(poll)
-    body = {"poll": poll.id, "prefixes": [prefix_json(p, tools.catalog.timezone) for p in found]}
+    body = {
+        "poll": poll.id,
+        "since": await since_label(tools),
+        "prefixes": [prefix_json(p, tools.catalog.timezone) for p in found],
+    }
     header = ("prefix", "ballots", "first", "last", "peak_per_minute")
     return await answer(
         request,

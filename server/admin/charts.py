@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 52, 10, 12, 30
+LEFT, RIGHT, TOP, BOTTOM = 66, 10, 12, 30
 Point = tuple[str, int | None]
 
 

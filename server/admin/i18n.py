@@ -37,6 +37,7 @@ WORDS: dict[str, dict[str, str]] = {
     "total": {"vi": "Tổng", "en": "Total"},
     "retired": {"vi": "(đã bỏ khỏi site.toml)", "en": "(retired from site.toml)"},
     "open": {"vi": "Đang mở", "en": "Open"},
+    "state": {"vi": "Trạng thái", "en": "Status"},
     "closed": {"vi": "Đã đóng", "en": "Closed"},
     "opens": {"vi": "Mở từ", "en": "Opens"},
     "closes": {"vi": "Đóng lúc", "en": "Closes"},
