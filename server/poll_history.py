@@ -62,10 +62,6 @@ class PollHistory:
             points.append({"t": label, "total": sum(votes.values()), "votes": votes})
         return points
 
-    async def votes_on_day(self, poll: Poll, day: int, options: list[str]) -> int:
-        values = await self.redis.hmget(self.keys(poll).series, [f"d{day}:{o}" for o in options])
-        return sum(int(v or 0) for v in values)
-
     async def prefixes(self, poll: Poll, count: int = ABUSE_PREFIXES) -> list[Prefix]:
         """The address hashes with the most ballots, with when and how fast they voted."""
         keys = self.keys(poll)

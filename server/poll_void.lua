@@ -16,7 +16,9 @@ for i = 1, #cast, 2 do
     local local_time = math.floor(tonumber(cast[i + 1])) + offset
     redis.call('HINCRBY', KEYS[2], option, -1)
     redis.call('HINCRBY', KEYS[3], 'h' .. math.floor(local_time / 3600) .. ':' .. option, -1)
-    redis.call('HINCRBY', KEYS[3], 'd' .. math.floor(local_time / 86400) .. ':' .. option, -1)
+    local day = 'd' .. math.floor(local_time / 86400)
+    redis.call('HINCRBY', KEYS[3], day .. ':' .. option, -1)
+    redis.call('HINCRBY', KEYS[3], day, -1)
     voided = voided + 1
   end
   redis.call('ZREM', KEYS[5], session)

@@ -5,7 +5,8 @@
 -- wall-clock numbers: Redis's clock plus the site's UTC offset), and, for the abuse view and
 -- voiding, when it was cast under a keyed hash of the voter's address group.
 -- KEYS[1] ballots hash (session -> option), KEYS[2] tally hash (option -> votes),
--- KEYS[3] series hash (`h<hour>:<option>`, `d<day>:<option>` -> votes), KEYS[4] prefixes
+-- KEYS[3] series hash (`h<hour>:<option>`, `d<day>:<option>` -> votes, `d<day>` -> all the
+-- day's votes, retired options too), KEYS[4] prefixes
 -- sorted set (address hash -> ballots), KEYS[5...] one sorted set per address hash
 -- (session -> when cast).
 -- ARGV[1] the site's UTC offset in seconds, then per vote: session id, option id, address
@@ -18,7 +19,8 @@ local now = tonumber(time[1]) + tonumber(time[2]) / 1e6
 local stamp = time[1] .. '.' .. string.format('%06d', time[2])
 local local_now = math.floor(now) + tonumber(ARGV[1])
 local hour = 'h' .. math.floor(local_now / 3600) .. ':'
-local day = 'd' .. math.floor(local_now / 86400) .. ':'
+local day_total = 'd' .. math.floor(local_now / 86400)
+local day = day_total .. ':'
 local results = {}
 local counted_any = false
 for i = 2, #ARGV, 4 do
@@ -27,6 +29,7 @@ for i = 2, #ARGV, 4 do
     redis.call('HINCRBY', KEYS[2], option, 1)
     redis.call('HINCRBY', KEYS[3], hour .. option, 1)
     redis.call('HINCRBY', KEYS[3], day .. option, 1)
+    redis.call('HINCRBY', KEYS[3], day_total, 1)
     redis.call('ZADD', KEYS[tonumber(ARGV[i + 3])], stamp, session)
     redis.call('ZINCRBY', KEYS[4], 1, ARGV[i + 2])
     counted_any = true

@@ -179,6 +179,8 @@ async def test_a_burst_voided_corrects_tally_and_series(site_settings: Settings)
                 "/api/admin/polls/rating/void", json={**window, "from": "yesterday"}, headers=AUTH
             )
             after = (await admin.get("/api/admin/polls/rating/abuse", headers=AUTH)).json()
+        snapshot = await app.app.state.admin.snapshot()
+    assert snapshot.votes_today == 1  # the live count of votes today is corrected too
     assert abuse["poll"] == "rating" and len(abuse["prefixes"]) == 2
     assert top["ballots"] == 4 and top["peak_per_minute"] == 4
     assert "203.0.113" not in json.dumps(abuse)  # hashes, never addresses

@@ -85,10 +85,10 @@ class AdminTools:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrevrange(self.traffic.key("now"), 0, _CANDIDATES - 1)
             for poll in polls:
-                pipe.hmget(self.poll_history.keys(poll).series, [f"d{day}:{o}" for o in _ids(poll)])
+                pipe.hget(self.poll_history.keys(poll).series, f"d{day}")
             found = await pipe.execute()
         candidates = [page.decode() for page in found[0]]
-        votes_today = sum(int(v or 0) for values in found[1:] for v in values)
+        votes_today = sum(int(count or 0) for count in found[1:])
         counts = await asyncio.gather(
             self.presence.counts(None), *(self.presence.counts(p) for p in candidates)
         )
@@ -102,7 +102,3 @@ class AdminTools:
         await self.traffic.forget_pages(gone)
         live.sort(key=lambda p: (-p.online, p.page))
         return Snapshot(counts[0].online, live[:pages], votes_today)
-
-
-def _ids(poll: Any) -> list[str]:
-    return [option.id for option in poll.options]
