@@ -50,3 +50,28 @@ def test_a_heartbeat_reaches_every_stream_within_two_seconds(
         reads = hub.reads
         time.sleep(2.5)
         assert hub.reads <= reads + 1  # at most the tick that was under way
+
+
+def test_a_stream_sees_heartbeats_sent_to_another_instance(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings(static_dir=build_site(tmp_path))
+    with (
+        served(settings) as (one, _),
+        served(settings) as (other, _),
+        httpx.Client(timeout=20) as http,
+        http.stream("GET", f"{other}/api/admin/live", headers=AUTH) as stream,
+    ):
+        lines = stream.iter_lines()
+        assert next(read_events(lines, 1))["online"] == 0
+        http.post(f"{one}/api/presence", json={"page": "/index.html", "view": True})
+        assert next(read_events(lines, 1))["online"] == 1
+        # The page arrives once the first instance files its second of heartbeats.
+        for event in read_events(lines, 5):
+            if event["pages"]:
+                assert event["pages"] == [
+                    {"page": "/index.html", "title": "Trang chủ", "online": 1}
+                ]
+                break
+        else:
+            raise AssertionError("the page never reached the other instance's stream")
