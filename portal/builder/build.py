@@ -347,12 +347,10 @@ def resolve(ctx: BuildContext) -> None:
         ctx.articles_by_digest[d] for d in ctx.digests.values() if d in ctx.articles_by_digest
     ]
     unparsed = frozenset(rel for rel, d in ctx.digests.items() if d not in ctx.articles_by_digest)
-    try:
-        ctx.model = resolve_site(
-            config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
-        )
-    except BuildError as exc:
-        raise BuildError(ctx.problems + exc.problems) from None
+    ctx.model, problems = resolve_site(
+        config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
+    )
+    ctx.problems += problems
     view = ctx.view = SiteView(
         config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of
     )

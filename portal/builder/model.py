@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .config import Category, SiteConfig
 from .content import MD_LINK_PREFIX, ParsedArticle
-from .errors import BuildError, Problem, did_you_mean
+from .errors import Problem, did_you_mean
 from .slugs import assign_slugs
 from .urls import article_url, url_to_file
 
@@ -62,11 +62,12 @@ def resolve_site(
     *,
     drafts: bool = False,
     unparsed: frozenset[str] = frozenset(),
-) -> SiteModel:
+) -> tuple[SiteModel, list[Problem]]:
     """Validate cross-file facts (categories, slugs, links between articles) and publish.
     With `drafts`, drafts and future-dated articles are published too (for previews).
     `unparsed`: content files that exist but have problems of their own (links to them
-    are not reported again)."""
+    are not reported again). Returns the site made of the articles without problems, and
+    the problems (the caller reports them with the others of the run)."""
     problems: list[Problem] = []
     categories = config.category_map
     live: list[tuple[ParsedArticle, dt.datetime]] = []
@@ -97,10 +98,9 @@ def resolve_site(
         message = f"{slug!r} is already used by content/{other}"
         problems.append(Problem(f"content/{source}", None, "slug", message, "choose another slug"))
 
-    url_of = {p.source: article_url(slugs[p.source]) for p, _ in live if p.source in slugs}
+    live = [(p, date) for p, date in live if p.source in slugs]
+    url_of = {p.source: article_url(slugs[p.source]) for p, _ in live}
     problems += _article_link_problems(parsed, live, url_of, unparsed)
-    if problems:
-        raise BuildError(problems)
     articles = [
         Article(
             parsed=p,
@@ -115,7 +115,7 @@ def resolve_site(
         for p, date in live
     ]
     articles.sort(key=lambda a: (-a.date.timestamp(), a.slug))
-    return SiteModel(tuple(articles), n_drafts, scheduled, next_publish)
+    return SiteModel(tuple(articles), n_drafts, scheduled, next_publish), problems
 
 
 def _status(p: ParsedArticle, date: dt.datetime, now: dt.datetime) -> str:
