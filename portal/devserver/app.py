@@ -151,10 +151,11 @@ class DevPages:
 
         async def rewrite(message: Message) -> None:
             nonlocal started
-            if message["type"] == "http.response.start":
-                if _is_html(message) or (status is not None and not status.has_site):
-                    started = message
-                    return
+            if message["type"] == "http.response.start" and (
+                _is_html(message) or (status is not None and not status.has_site)
+            ):
+                started = message
+                return
             if started is None:
                 await send(message)
                 return
@@ -223,8 +224,10 @@ def problem_page(status: BuildStatus) -> bytes:
 
 
 def _where(problem: dict[str, object]) -> str:
-    file, line = problem.get("file") or "", problem.get("line")
-    return f"{file}:{line}" if line is not None else str(file)
+    """'content/a.md:3 (title)', as the overlay writes it."""
+    file, line, field = problem.get("file") or "", problem.get("line"), problem.get("field")
+    where = f"{file}:{line}" if line is not None else str(file)
+    return f"{where} ({field})" if field else where
 
 
 def close_streams_on_exit_signals(follower: StatusFollower) -> None:

@@ -112,9 +112,9 @@ def outcome_lines(command: str, outcome: BuildOutcome, previous: BuildOutcome | 
     scheduled rebuild that changed nothing or failed again the same way."""
     if outcome.ok:
         assert outcome.report is not None
-        if outcome.trigger == "schedule" and not _wrote_files(outcome):
-            if previous is None or previous.ok:
-                return []
+        quiet = outcome.trigger == "schedule" and not _wrote_files(outcome)
+        if quiet and (previous is None or previous.ok):
+            return []
         verb = "built" if outcome.trigger == "start" else f"rebuilt after {outcome.trigger}"
         return [f"{command}: {verb}: {outcome.report.summary()}"]
     records = problem_records(outcome)
