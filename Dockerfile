@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # Two images from one file (docker-compose.yml builds both):
-#   --target web      nginx with the built site and deploy/nginx.conf, the one public origin
-#   --target service  the API and the widgets under uvicorn, as a non-root user (the default)
-# The site is built once, here, at image build time; change site/ and rebuild both.
+#   --target web      nginx with deploy/nginx.conf, the one public origin
+#   --target service  the API and the widgets under uvicorn, as a non-root user (the default);
+#                     also the compose builder (`portal build --watch`)
+# No image contains the built site: it lives on a volume the builder keeps up to date.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG NGINX_IMAGE=nginx:1.27-alpine
@@ -14,31 +15,33 @@ COPY pyproject.toml README.md ./
 COPY server server
 COPY portal portal
 COPY widgets widgets
-# One wheel for both: the site is built with the same widget files (and so the same ?v=
-# versions) the service will serve.
-RUN pip wheel --no-deps --wheel-dir /wheels . && pip install /wheels/*.whl
-COPY site site
-RUN portal build site -o /dist --quiet
+# One wheel for the service and the builder: the site is built with the same widget files
+# (and so the same ?v= versions) the service serves.
+RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM ${NGINX_IMAGE} AS web
 # The image renders /etc/nginx/templates/*.template with envsubst into conf.d at start.
 RUN rm -f /etc/nginx/conf.d/default.conf
 COPY deploy/nginx.conf /etc/nginx/templates/portal.conf.template
-COPY --from=build /dist /usr/share/nginx/html
+# The site-build volume is mounted here (read-only); dist is a symlink to its newest build.
 ENV NGINX_LISTEN=80 \
     PORTAL_UPSTREAM=service:8000 \
-    PORTAL_STATIC_ROOT=/usr/share/nginx/html
+    PORTAL_STATIC_ROOT=/srv/portal/dist
 
 FROM ${PYTHON_IMAGE} AS service
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal \
+    && mkdir -p /srv/portal && chown portal:portal /srv/portal
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl && rm -rf /wheels
 WORKDIR /app
-# The polls the API serves are the [[polls]] of site.toml.
+# The polls the API serves are those of the last build (PORTAL_BUILD_DIR); this copy of
+# site.toml is only the fallback when there is no build to follow. /srv/portal: where compose
+# mounts the site-build volume (a fresh volume takes this directory's owner: the builder
+# writes there as `portal`).
 COPY site/site.toml /app/site/site.toml
 ENV PORTAL_SITE_DIR=/app/site \
     WEB_CONCURRENCY=2 \
