@@ -111,13 +111,13 @@ def test_terminal_lines_and_status_file(site: Path, tmp_path: Path) -> None:
     good = build_once(site, out)
     problems = (
         Problem("content/a.md", 3, "title", "missing", "add a title: line"),
-        Problem("site.toml", None, None, "unknown key 'latst_count'", "did you mean 'latest_count'?"),
+        Problem("site.toml", None, None, "unknown key 'latst_count'", "did you mean 'latest'?"),
     )
     bad = BuildOutcome("change to a.md", None, problems)
     assert outcome_lines("portal serve", bad, good) == [
         "portal serve: build failed after change to a.md: 2 problems",
         "  content/a.md:3: title: missing; add a title: line",
-        "  site.toml: unknown key 'latst_count'; did you mean 'latest_count'?",
+        "  site.toml: unknown key 'latst_count'; did you mean 'latest'?",
     ]
     # Nothing new at a scheduled rebuild: nothing printed.
     assert outcome_lines("portal serve", BuildOutcome("schedule", None, problems), bad) == []
