@@ -63,7 +63,7 @@ def test_an_edit_shows_without_a_manual_reload(
     dist = tmp_path / "dist"
     base = start_portal(site_dir=site, watch=True, extra_args=["--out", str(dist)])
     page.goto(base + ARTICLE_URL)
-    assert page.locator('script[src^="/_portal/live.js?build="]').count() == 1
+    assert page.locator('script[src^="/_portal/live.js?v="][data-build]').count() == 1
     assert navigation_type(page) == "navigate"
 
     append(site / ARTICLE, "\nĐoạn mới thêm khi đang xem trang.\n")

@@ -4,9 +4,11 @@ live reload and a page listing the problems while there is no good build to serv
 - `GET /_portal/live.js`: the browser side (a file: the pages' CSP forbids inline code);
 - `GET /_portal/events`: Server-Sent Events, one `BuildStatus` (JSON) now and after each
   change of it;
-- every HTML page the service sends gets `<script src="/_portal/live.js?build=ID" defer>`,
-  ID being the build it was served from: the script reloads the page when a later build is
-  announced and shows the problems of a failed one over the page.
+- every HTML page the service sends gets
+  `<script src="/_portal/live.js?v=VERSION" data-build="ID" defer>`, ID being the build it was
+  served from: the script reloads the page when a later build is announced and shows the
+  problems of a failed one over the page. The script itself is cached by version, so a
+  reload fetches nothing but the page.
 
 The rebuild loop (`portal.cli`) writes the status file; each worker follows it here. The
 files in the build directory are never changed: `portal build` output has none of this.
@@ -15,6 +17,8 @@ files in the build directory are never changed: `portal build` output has none o
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import html
 import json
 import os
@@ -25,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,10 +109,13 @@ class _suppress_timeout:
 def live_reload_routes(follower: StatusFollower) -> list[BaseRoute]:
     """The script and the event stream."""
 
+    code = SCRIPT.read_bytes()
+    cached = {"Cache-Control": "public, max-age=31536000, immutable"}
+
     async def script(request: Request) -> Response:
-        return FileResponse(
-            SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-store"}
-        )
+        versioned = request.query_params.get("v") == script_version()
+        headers = cached if versioned else {"Cache-Control": "no-store"}
+        return Response(code, media_type="text/javascript", headers=headers)
 
     async def events(request: Request) -> Response:
         async def stream() -> AsyncIterator[bytes]:
@@ -196,9 +203,18 @@ def _is_html(message: Message) -> bool:
     )
 
 
+@functools.cache
+def script_version() -> str:
+    """A short hash of live.js: its URL changes when the file does."""
+    return hashlib.sha256(SCRIPT.read_bytes()).hexdigest()[:12]
+
+
 def inject_script(page: bytes, build: str) -> bytes:
     """The page with the live-reload script added at the end of its <head> (or body)."""
-    tag = f'<script src="{SCRIPT_PATH}?build={html.escape(build)}" defer></script>'.encode()
+    tag = (
+        f'<script src="{SCRIPT_PATH}?v={script_version()}" data-build="{html.escape(build)}" '
+        "defer></script>"
+    ).encode()
     for marker in (b"</head>", b"</body>"):
         at = page.find(marker) if marker == b"</head>" else page.rfind(marker)
         if at >= 0:

@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   var script = document.currentScript;
-  var servedBuild = script ? new URL(script.src).searchParams.get("build") : null;
+  var servedBuild = script ? script.getAttribute("data-build") : null;
   var overlay = null;
 
   function text(tag, content, css) {
