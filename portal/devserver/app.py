@@ -17,6 +17,7 @@ files in the build directory are never changed: `portal build` output has none o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import html
@@ -94,16 +95,8 @@ class StatusFollower:
                 yield sent
             changed = self._changed
             # Wake at least twice a second to notice a shutdown.
-            with _suppress_timeout():
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=0.5)
-
-
-class _suppress_timeout:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> bool:
-        return kind is TimeoutError
 
 
 def live_reload_routes(follower: StatusFollower) -> list[BaseRoute]:
