@@ -4,6 +4,7 @@ overlay, a service that survives bad builds, drafts and scheduled publication.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -189,3 +190,25 @@ def test_a_scheduled_article_appears_at_its_time(
     # No edit, no restart: the rebuild at the article's time publishes it, the page reloads.
     page.get_by_text(title).first.wait_for(timeout=WAIT_MS + 60_000)
     assert navigation_type(page) == "reload"
+
+
+def test_events_reach_every_worker(start_portal: Callable[..., str], site: Path) -> None:
+    """With several uvicorn workers, each follows the rebuild loop's status file: a stream
+    from any of them announces the next build."""
+    base = start_portal(site_dir=site, watch=True, extra_args=["--workers", "2"])
+    announced: list[dict[str, Any]] = []
+    with httpx.Client(timeout=httpx.Timeout(10, read=WAIT_MS / 1000)) as client:
+        for _ in range(2):  # two streams, most likely from the two workers
+            with client.stream("GET", base + "/_portal/events") as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                for line in stream.iter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    announced.append(json.loads(line.removeprefix("data: ")))
+                    if len(announced) % 2 == 1:
+                        append(site / ARTICLE, f"\nLần sửa {len(announced)}.\n")
+                    else:
+                        break
+    first, second, third, fourth = announced
+    assert first["ok"] and second["ok"] and second["build"] != first["build"]
+    assert third["build"] == second["build"] and fourth["build"] != third["build"]
