@@ -144,9 +144,7 @@ def test_a_builder_service_keeps_the_site_volume_up_to_date(compose: dict[str, A
     command = as_list(builder["command"])
     assert command[:2] == ["portal", "build"] and "--watch" in command  # never exits
     site, out = command[2], command[command.index("-o") + 1]
-    # The same image as the service: the pages name the widget versions the service serves.
-    assert builder["image"] == services["service"]["image"]
-    assert builder["build"]["target"] == "service"
+    assert builder["build"]["target"] == "builder"
     # The site comes from the checkout, read-only: an edit of ./site is seen without a rebuild.
     builder_mounts = mounts(builder)
     assert builder_mounts[site] == ("./site", "ro")
@@ -172,12 +170,23 @@ def test_web_and_service_read_the_same_volume_read_only(compose: dict[str, Any])
     assert services["web"]["depends_on"]["builder"]["condition"] == "service_healthy"
 
 
-def test_dockerfile_service_image_owns_the_volume_mount_point() -> None:
-    """A fresh named volume takes the owner of the image's directory it is mounted on: the
-    builder, running as the image's non-root user, must be able to write there."""
-    service = stages(DOCKERFILE.read_text(encoding="utf-8"))["service"]
-    (useradd,) = [line for line in service if line.startswith("RUN useradd")]
-    assert "mkdir -p /srv/portal" in useradd and "chown portal:portal /srv/portal" in useradd
+def test_dockerfile_builder_image_builds_as_the_service_user_with_the_same_wheel() -> None:
+    all_stages = stages(DOCKERFILE.read_text(encoding="utf-8"))
+    builder, service = all_stages["builder"], all_stages["service"]
+    # The same wheel in both: the pages name the widget versions the service serves.
+    for stage in (builder, service):
+        assert "COPY --from=build /wheels /wheels" in stage
+    assert any("--require-hashes -r /tmp/portal.lock" in line for line in builder)
+    users = [line.split()[1] for line in builder if line.startswith("USER ")]
+    assert users == ["portal"]
+    (cmd,) = [line for line in builder if line.startswith("CMD")]
+    assert "--watch" in cmd and "/srv/portal/dist" in cmd
+    # A fresh named volume takes the owner of the image's directory it is mounted on; either
+    # Python image may create it, and the builder, as `portal`, must be able to write there.
+    for stage in (builder, service):
+        (useradd,) = [line for line in stage if line.startswith("RUN useradd")]
+        assert "--uid 10001" in useradd and "chown portal:portal /srv/portal" in useradd
+    assert list(all_stages)[-1] == "service"  # still the default target
 
 
 def test_dockerignore_keeps_what_the_build_copies() -> None:
