@@ -13,6 +13,7 @@ import threading
 import tomllib
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from portal.builder import BuildError, build_site
@@ -228,27 +229,29 @@ def test_caches_are_plain_data_and_other_versions_are_ignored(tmp_path: Path) ->
     cache = tmp_path / "cache"
     out = tmp_path / "out"
     build_site(SITE, out, cache_dir=cache)
-    names = sorted(p.name for p in cache.glob("*.json"))
-    assert "articles.json" in names and "bodies.json" in names
+    names = sorted(p.name for p in cache.glob("*.msgpack"))
+    assert "articles.msgpack" in names and "bodies.msgpack" in names
     assert not list(cache.rglob("*.pickle"))
-    for path in cache.glob("*.json"):
-        assert isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
-    expected = {
-        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
-    }
+    for path in cache.glob("*.msgpack"):
+        assert isinstance(msgpack.unpackb(path.read_bytes(), strict_map_key=False), dict)
 
-    def rebuilt() -> dict[str, bytes]:
-        (out / "index.html").unlink()  # so the build cannot stop at "up to date"
-        build_site(SITE, out, cache_dir=cache)
+    def files() -> dict[str, bytes]:
         return {
             p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
         }
 
+    expected = files()
+
+    def rebuilt() -> dict[str, bytes]:
+        (out / "index.html").unlink()  # so the build cannot stop at "up to date"
+        build_site(SITE, out, cache_dir=cache)
+        return files()
+
     # Another version's cache, then an unreadable one: ignored, same result.
-    articles = cache / "articles.json"
-    data = json.loads(articles.read_text(encoding="utf-8"))
-    articles.write_text(json.dumps({**data, "version": -1}), encoding="utf-8")
+    articles = cache / "articles.msgpack"
+    data = msgpack.unpackb(articles.read_bytes(), strict_map_key=False)
+    articles.write_bytes(msgpack.packb({**data, "version": -1}))
     assert rebuilt() == expected
-    for path in cache.glob("*.json"):
-        path.write_bytes(b"\x80 not json")
+    for path in cache.glob("*.msgpack"):
+        path.write_bytes(b"\xc1 not msgpack")
     assert rebuilt() == expected

@@ -132,7 +132,7 @@ class BuildContext:
     sources: dict[str, str] = field(default_factory=dict)  # content file -> path
     raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
     digests: dict[str, str] = field(default_factory=dict)
-    stats: dict[str, list[Any]] = field(default_factory=dict)
+    stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     static_bytes: dict[str, bytes] = field(default_factory=dict)
     widgets_templates: Path = Path()
     widget_version: str = ""
@@ -264,13 +264,13 @@ def read_inputs(ctx: BuildContext) -> None:
     for rel, path in ctx.sources.items():
         st = os.stat(path)
         known = known_sources.get(rel)
-        if known is not None and known[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+        if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             digest = known[3]
         else:
             ctx.raws[rel] = _read(path)
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
-        ctx.stats[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest]
+        ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
     ctx.static_bytes = {rel: _read(path) for rel, path in _walk(site_dir / "static")}
     wdir, ctx.widget_version = _widgets()
     ctx.widgets_templates = wdir / "templates"
