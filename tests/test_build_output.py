@@ -165,6 +165,34 @@ def test_output_is_a_symlink_to_a_generation(tmp_path: Path) -> None:
     assert (second / "404.html").stat().st_ino == (out / "404.html").stat().st_ino
 
 
+def tree(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+
+def test_recycled_generations_equal_clean_builds(tmp_path: Path) -> None:
+    """Each build recycles the generation before the served one, bringing it up to date
+    with only the files the last build changed: the result must equal a clean build."""
+    site = copy_site(tmp_path)
+    out = tmp_path / "dist"
+    body = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
+    steps = [
+        lambda: body.write_text(body.read_text(encoding="utf-8") + "\nMột.\n", "utf-8"),
+        lambda: (site / "content/van-hoa-du-lich/lang-nghe-mien-dong.md").unlink(),
+        lambda: scheduled_article(site, dt.datetime(2020, 1, 1, tzinfo=TZ), "moi"),
+        lambda: body.write_text(body.read_text(encoding="utf-8") + "\nHai.\n", "utf-8"),
+        lambda: (out / "404.html").unlink(),  # someone deletes a served file
+        lambda: (site / "content/moi.md").unlink(),
+    ]
+    build_site(site, out, cache_dir=tmp_path / "cache")
+    for n, step in enumerate(steps):
+        step()
+        build_site(site, out, cache_dir=tmp_path / "cache")
+        clean = tmp_path / f"clean-{n}"
+        build_site(site, clean, cache_dir=tmp_path / f"clean-cache-{n}")
+        assert tree(out) == tree(clean), n
+        assert len(list(generations_dir(out).iterdir())) == 2
+
+
 def test_failed_build_leaves_the_served_generation(tmp_path: Path) -> None:
     site = copy_site(tmp_path)
     out = tmp_path / "dist"

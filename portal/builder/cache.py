@@ -34,6 +34,9 @@ class Manifest:
     pages: dict[str, str] = field(default_factory=dict)  # output file -> key of its inputs
     files: list[str] = field(default_factory=list)  # every file the build produced
     articles: int = 0  # published articles in that build
+    generation: str = ""  # the generation directory it built (see output.py)
+    base: str = ""  # the generation it started from
+    changed: list[str] = field(default_factory=list)  # files it wrote or removed
     # content file -> (size, mtime_ns, inode, digest) as that build read it
     sources: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
