@@ -9,6 +9,7 @@ pages whose inputs are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.assets import asset_version, widgets_dir
 
@@ -25,11 +26,13 @@ from . import cache as cache_mod
 from .config import SiteConfig, load_config
 from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
 from .errors import BuildError, Problem
-from .model import SiteModel
 from .output import Generation, current_generation
-from .pages import PageTask, SiteView
-from .site_manifest import SITE_MANIFEST, next_change, site_manifest
+from .urls import SITE_MANIFEST
 from .workers import Pool, Progress, Timings, default_workers
+
+if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
+    from .model import SiteModel
+    from .pages import PageTask, SiteView
 
 BUILDER_VERSION = "2"
 
@@ -259,10 +262,6 @@ def read_inputs(ctx: BuildContext) -> None:
     if out_dir.resolve() == site_dir.resolve() or site_dir.resolve() in out_dir.resolve().parents:
         message = f"the output directory {out_dir} is inside the site directory"
         raise BuildError([Problem(str(out_dir), None, None, message, "build somewhere else")])
-    try:
-        ctx.config = load_config(site_dir)
-    except BuildError as exc:
-        ctx.problems += exc.problems  # reported with the articles' problems, after parsing
     settings = site_dir / "site.toml"
     ctx.settings_bytes = settings.read_bytes() if settings.is_file() else b""
     ctx.manifest = cache_mod.load_manifest(ctx.cache_dir, out_dir)
@@ -302,15 +301,36 @@ def read_inputs(ctx: BuildContext) -> None:
     ctx.timings.mark("read inputs")
 
 
+def _directory_times(out_dir: Path, files: list[str]) -> dict[str, int]:
+    """mtime_ns of each directory holding output files: removing a file changes it."""
+    out = str(out_dir) + "/"
+    dirs = {rel.rpartition("/")[0] for rel in files}
+    times = {}
+    for d in sorted(dirs):
+        with contextlib.suppress(FileNotFoundError):
+            times[d] = os.stat(out + d).st_mtime_ns
+    return times
+
+
+def _output_intact(out_dir: Path, m: cache_mod.Manifest) -> bool:
+    """Every file the last build made is still served. Its directories unchanged since
+    that build say so at the cost of a few stats; else each file is looked for."""
+    if current_generation(out_dir) is None:
+        return False
+    if m.directories and _directory_times(out_dir, m.files) == m.directories:
+        return True
+    out = str(out_dir) + "/"
+    return all(os.path.isfile(out + rel) for rel in m.files)
+
+
 def is_up_to_date(ctx: BuildContext) -> bool:
     """Nothing changed since the last build, no scheduled time passed, every file is there."""
     m = ctx.manifest
-    if ctx.problems or m.fingerprint != ctx.fingerprint:
+    if m.fingerprint != ctx.fingerprint:
         return False
     if m.next_publish is not None and ctx.now.timestamp() >= m.next_publish:
         return False
-    out = str(ctx.out_dir)
-    if not all(os.path.isfile(os.path.join(out, rel)) for rel in m.files):
+    if not _output_intact(ctx.out_dir, m):
         return False
     if m.next_publish is not None:
         ctx.next_change = dt.datetime.fromtimestamp(m.next_publish, dt.UTC)
@@ -318,7 +338,12 @@ def is_up_to_date(ctx: BuildContext) -> bool:
 
 
 def parse(ctx: BuildContext) -> None:
-    """Stage 2: parse the articles the cache doesn't have, collecting every problem."""
+    """Stage 2: check the settings and parse the articles the cache doesn't have,
+    collecting every problem."""
+    try:
+        ctx.config = load_config(ctx.site_dir)
+    except BuildError as exc:
+        ctx.problems += exc.problems  # reported with the articles' problems
     cached, ctx.load_bodies = cache_mod.load_articles(ctx.cache_dir)
     todo = [
         (rel, ctx.raws[rel] if rel in ctx.raws else _read(ctx.sources[rel]))
@@ -346,6 +371,8 @@ def resolve(ctx: BuildContext) -> None:
     will have, and the links between them checked. Raises every problem found so far."""
     from .kinds import KINDS
     from .model import link_problems, resolve_site
+    from .pages import SiteView
+    from .site_manifest import next_change
 
     if ctx.config is None:
         raise BuildError(ctx.problems)
@@ -448,6 +475,7 @@ def prune(ctx: BuildContext) -> None:
 def write_site_manifest(ctx: BuildContext) -> None:
     """Stage 7: `_portal/site.json`, what the service follows (pages, polls, time zone)."""
     from .render import write_if_changed
+    from .site_manifest import site_manifest
 
     assert ctx.config is not None
     data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
@@ -465,6 +493,7 @@ def save_caches(ctx: BuildContext) -> None:
     if len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000):
         bodies = {d: ctx.body_of(a) for d, a in ctx.articles_by_digest.items()}
         cache_mod.save_articles(ctx.cache_dir, ctx.articles_by_digest, bodies)
+    files = sorted(ctx.produced())
     cache_mod.save_manifest(
         ctx.cache_dir,
         ctx.out_dir,
@@ -473,12 +502,13 @@ def save_caches(ctx: BuildContext) -> None:
             fingerprint=ctx.fingerprint,
             next_publish=ctx.next_change.timestamp() if ctx.next_change else None,
             pages=ctx.page_keys,
-            files=sorted(ctx.produced()),
+            files=files,
             articles=len(ctx.model.articles),
             sources=ctx.stats,
             generation=ctx.target.name,
             base=ctx.generation.previous.name if ctx.generation.previous else "",
             changed=sorted(ctx.changed),
+            directories=_directory_times(ctx.out_dir, files),
         ),
     )
     ctx.timings.mark("cache")

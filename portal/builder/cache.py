@@ -37,6 +37,8 @@ class Manifest:
     generation: str = ""  # the generation directory it built (see output.py)
     base: str = ""  # the generation it started from
     changed: list[str] = field(default_factory=list)  # files it wrote or removed
+    # mtime_ns of each output directory once it was done (a removed file changes it)
+    directories: dict[str, int] = field(default_factory=dict)
     # content file -> (size, mtime_ns, inode, digest) as that build read it
     sources: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
