@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
-from .config import SiteConfig, load_config
 from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
 from .errors import BuildError, Problem
 from .output import Generation, current_generation
@@ -31,6 +30,7 @@ from .urls import SITE_MANIFEST
 from .workers import Pool, Progress, Timings, default_workers
 
 if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
+    from .config import SiteConfig
     from .model import SiteModel
     from .pages import PageTask, SiteView
 
@@ -340,6 +340,8 @@ def is_up_to_date(ctx: BuildContext) -> bool:
 def parse(ctx: BuildContext) -> None:
     """Stage 2: check the settings and parse the articles the cache doesn't have,
     collecting every problem."""
+    from .config import load_config
+
     try:
         ctx.config = load_config(ctx.site_dir)
     except BuildError as exc:
