@@ -100,6 +100,7 @@ def test_a_scheduled_article_is_published_at_its_time_with_no_change(
         assert abs((first.next_change - at).total_seconds()) < 1
         assert wait_for(lambda: any(o.trigger == "schedule" for o in outcomes))
         scheduled = next(o for o in outcomes if o.trigger == "schedule").report
+        assert dt.datetime.now(dt.UTC) >= at  # not before its time
         assert scheduled is not None and scheduled.articles == first.articles + 1
     finally:
         stop.set()

@@ -9,6 +9,7 @@ pages whose inputs are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -17,19 +18,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
-from .config import SiteConfig, load_config
 from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
 from .errors import BuildError, Problem
-from .model import SiteModel
-from .output import Generation
-from .pages import PageTask, SiteView
-from .site_manifest import SITE_MANIFEST, next_change, site_manifest
+from .output import Generation, current_generation
+from .urls import SITE_MANIFEST
 from .workers import Pool, Progress, Timings, default_workers
+
+if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
+    from .config import SiteConfig
+    from .model import SiteModel
+    from .pages import PageTask, SiteView
 
 BUILDER_VERSION = "2"
 
@@ -132,7 +135,7 @@ class BuildContext:
     sources: dict[str, str] = field(default_factory=dict)  # content file -> path
     raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
     digests: dict[str, str] = field(default_factory=dict)
-    stats: dict[str, list[Any]] = field(default_factory=dict)
+    stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     static_bytes: dict[str, bytes] = field(default_factory=dict)
     widgets_templates: Path = Path()
     widget_version: str = ""
@@ -153,8 +156,12 @@ class BuildContext:
     # render and after
     generation: Generation | None = None
     page_keys: dict[str, str] = field(default_factory=dict)
-    written: int = 0
+    changed: set[str] = field(default_factory=set)  # files written or removed
     removed: int = 0
+
+    @property
+    def written(self) -> int:
+        return len(self.changed) - self.removed
 
     @property
     def target(self) -> Path:
@@ -227,7 +234,12 @@ def build_site(
     try:
         parse(ctx)
         resolve(ctx)
-        ctx.generation = Generation(out_dir)
+        last = ctx.manifest
+        served = current_generation(out_dir)
+        recyclable = served is not None and last.generation == served.name
+        ctx.generation = Generation(
+            out_dir, last.changed if recyclable else None, last.base if recyclable else None
+        )
         try:
             render(ctx)
             write_extras(ctx)
@@ -250,10 +262,6 @@ def read_inputs(ctx: BuildContext) -> None:
     if out_dir.resolve() == site_dir.resolve() or site_dir.resolve() in out_dir.resolve().parents:
         message = f"the output directory {out_dir} is inside the site directory"
         raise BuildError([Problem(str(out_dir), None, None, message, "build somewhere else")])
-    try:
-        ctx.config = load_config(site_dir)
-    except BuildError as exc:
-        ctx.problems += exc.problems  # reported with the articles' problems, after parsing
     settings = site_dir / "site.toml"
     ctx.settings_bytes = settings.read_bytes() if settings.is_file() else b""
     ctx.manifest = cache_mod.load_manifest(ctx.cache_dir, out_dir)
@@ -264,13 +272,13 @@ def read_inputs(ctx: BuildContext) -> None:
     for rel, path in ctx.sources.items():
         st = os.stat(path)
         known = known_sources.get(rel)
-        if known is not None and known[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+        if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             digest = known[3]
         else:
             ctx.raws[rel] = _read(path)
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
-        ctx.stats[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest]
+        ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
     ctx.static_bytes = {rel: _read(path) for rel, path in _walk(site_dir / "static")}
     wdir, ctx.widget_version = _widgets()
     ctx.widgets_templates = wdir / "templates"
@@ -293,15 +301,36 @@ def read_inputs(ctx: BuildContext) -> None:
     ctx.timings.mark("read inputs")
 
 
+def _directory_times(out_dir: Path, files: list[str]) -> dict[str, int]:
+    """mtime_ns of each directory holding output files: removing a file changes it."""
+    out = str(out_dir) + "/"
+    dirs = {rel.rpartition("/")[0] for rel in files}
+    times = {}
+    for d in sorted(dirs):
+        with contextlib.suppress(FileNotFoundError):
+            times[d] = os.stat(out + d).st_mtime_ns
+    return times
+
+
+def _output_intact(out_dir: Path, m: cache_mod.Manifest) -> bool:
+    """Every file the last build made is still served. Its directories unchanged since
+    that build say so at the cost of a few stats; else each file is looked for."""
+    if current_generation(out_dir) is None:
+        return False
+    if m.directories and _directory_times(out_dir, m.files) == m.directories:
+        return True
+    out = str(out_dir) + "/"
+    return all(os.path.isfile(out + rel) for rel in m.files)
+
+
 def is_up_to_date(ctx: BuildContext) -> bool:
     """Nothing changed since the last build, no scheduled time passed, every file is there."""
     m = ctx.manifest
-    if ctx.problems or m.fingerprint != ctx.fingerprint:
+    if m.fingerprint != ctx.fingerprint:
         return False
     if m.next_publish is not None and ctx.now.timestamp() >= m.next_publish:
         return False
-    out = str(ctx.out_dir)
-    if not all(os.path.isfile(os.path.join(out, rel)) for rel in m.files):
+    if not _output_intact(ctx.out_dir, m):
         return False
     if m.next_publish is not None:
         ctx.next_change = dt.datetime.fromtimestamp(m.next_publish, dt.UTC)
@@ -309,7 +338,14 @@ def is_up_to_date(ctx: BuildContext) -> bool:
 
 
 def parse(ctx: BuildContext) -> None:
-    """Stage 2: parse the articles the cache doesn't have, collecting every problem."""
+    """Stage 2: check the settings and parse the articles the cache doesn't have,
+    collecting every problem."""
+    from .config import load_config
+
+    try:
+        ctx.config = load_config(ctx.site_dir)
+    except BuildError as exc:
+        ctx.problems += exc.problems  # reported with the articles' problems
     cached, ctx.load_bodies = cache_mod.load_articles(ctx.cache_dir)
     todo = [
         (rel, ctx.raws[rel] if rel in ctx.raws else _read(ctx.sources[rel]))
@@ -337,6 +373,8 @@ def resolve(ctx: BuildContext) -> None:
     will have, and the links between them checked. Raises every problem found so far."""
     from .kinds import KINDS
     from .model import link_problems, resolve_site
+    from .pages import SiteView
+    from .site_manifest import next_change
 
     if ctx.config is None:
         raise BuildError(ctx.problems)
@@ -393,17 +431,23 @@ def render(ctx: BuildContext) -> None:
         _hash(ctx.settings_bytes),
         json.dumps(setup.globals, sort_keys=True, default=str),
     )
-    known, target = ctx.manifest.pages, str(ctx.target)
+    # A page is rendered again when its key changed, or when it is missing from what is
+    # served (the new generation has what the served one has).
+    assert ctx.generation is not None
+    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
     tasks: list[Task] = []
     for task in ctx.tasks:
         key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
-        if known.get(task.file) != key or not os.path.isfile(os.path.join(target, task.file)):
-            tasks.append((task.template, task.file, task.make_context()))
+        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
+            continue
+        tasks.append((task.template, task.file, task.make_context()))
+        if known.get(task.file) == key:  # deleted by hand: differs from what is served
+            ctx.changed.add(task.file)
     ctx.timings.mark("page keys")
     ctx.progress.start("Rendering pages", len(tasks))
     rendered = ctx.pool.map_chunks(render_batch, tasks, ctx.progress, setup)
     ctx.progress.finish()
-    ctx.written += sum(1 for _, changed in rendered if changed)
+    ctx.changed.update(rel for rel, changed in rendered if changed)
     ctx.timings.mark("render")
 
 
@@ -411,9 +455,11 @@ def write_extras(ctx: BuildContext) -> None:
     """Stage 5: feeds, sitemap, search index, static files (cheap: always regenerated)."""
     from .render import write_if_changed
 
-    target = ctx.target
+    assert ctx.generation is not None
+    target, served = ctx.target, ctx.generation.previous or ctx.target
     for rel, data in sorted(ctx.extras.items()):
-        ctx.written += write_if_changed(target / rel, data)
+        if write_if_changed(target / rel, data) or not (served / rel).is_file():
+            ctx.changed.add(rel)
     ctx.timings.mark("feeds, index, static")
 
 
@@ -422,6 +468,7 @@ def prune(ctx: BuildContext) -> None:
     for rel in sorted(set(ctx.manifest.files) - ctx.produced()):
         try:
             (ctx.target / rel).unlink()
+            ctx.changed.add(rel)
             ctx.removed += 1
         except FileNotFoundError:
             pass
@@ -430,22 +477,25 @@ def prune(ctx: BuildContext) -> None:
 def write_site_manifest(ctx: BuildContext) -> None:
     """Stage 7: `_portal/site.json`, what the service follows (pages, polls, time zone)."""
     from .render import write_if_changed
+    from .site_manifest import site_manifest
 
     assert ctx.config is not None
     data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
-    ctx.written += write_if_changed(ctx.target / SITE_MANIFEST, data)
+    if write_if_changed(ctx.target / SITE_MANIFEST, data):
+        ctx.changed.add(SITE_MANIFEST)
     ctx.timings.mark("site manifest")
 
 
 def save_caches(ctx: BuildContext) -> None:
     """Last: what this build wrote, and the parsed articles, for the next build."""
-    assert ctx.model is not None
+    assert ctx.model is not None and ctx.generation is not None
     # Rewriting the whole article cache costs more than parsing a few articles again, so a
     # build that parsed only a few leaves it as it was: the next one re-parses those few.
     n = len(ctx.articles_by_digest)
     if len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000):
         bodies = {d: ctx.body_of(a) for d, a in ctx.articles_by_digest.items()}
         cache_mod.save_articles(ctx.cache_dir, ctx.articles_by_digest, bodies)
+    files = sorted(ctx.produced())
     cache_mod.save_manifest(
         ctx.cache_dir,
         ctx.out_dir,
@@ -454,9 +504,13 @@ def save_caches(ctx: BuildContext) -> None:
             fingerprint=ctx.fingerprint,
             next_publish=ctx.next_change.timestamp() if ctx.next_change else None,
             pages=ctx.page_keys,
-            files=sorted(ctx.produced()),
+            files=files,
             articles=len(ctx.model.articles),
             sources=ctx.stats,
+            generation=ctx.target.name,
+            base=ctx.generation.previous.name if ctx.generation.previous else "",
+            changed=sorted(ctx.changed),
+            directories=_directory_times(ctx.out_dir, files),
         ),
     )
     ctx.timings.mark("cache")

@@ -37,8 +37,7 @@ class SiteModel:
     next_publish: dt.datetime | None
 
 
-def _aware(value: dt.datetime, config: SiteConfig) -> dt.datetime:
-    tz = config.tz
+def _aware(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     if value.tzinfo is None:
         # A date without an offset is read in the site's time zone.
         return value.replace(tzinfo=tz)
@@ -70,6 +69,7 @@ def resolve_site(
     the problems (the caller reports them with the others of the run)."""
     problems: list[Problem] = []
     categories = config.category_map
+    tz = config.tz
     live: list[tuple[ParsedArticle, dt.datetime]] = []
     n_drafts = scheduled = 0
     next_publish: dt.datetime | None = None
@@ -80,7 +80,7 @@ def resolve_site(
                 Problem(f"content/{p.source}", None, "category", f"unknown {p.category!r}", hint)
             )
             continue
-        date = _aware(p.date, config)
+        date = _aware(p.date, tz)
         if p.draft:
             n_drafts += 1
         elif date > now:
@@ -107,7 +107,7 @@ def resolve_site(
             slug=slugs[p.source],
             url=url_of[p.source],
             date=date,
-            updated=_aware(p.updated, config) if p.updated else date,
+            updated=_aware(p.updated, tz) if p.updated else date,
             category=categories[p.category],
             link_urls=tuple(url_of.get(t, "") for t in p.md_links),
             status=_status(p, date, now),

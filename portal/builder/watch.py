@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .build import BuildReport, build_site
 from .errors import BuildError, Problem
+from .output import generations_dir
 
 # Rebuild at least this often even with no change seen: the fallback for a scheduled time the
 # build did not announce, or a file system whose change events do not reach us.
@@ -68,11 +69,10 @@ def _relevant(site_dir: Path, out_dir: Path, changed: str) -> bool:
     # Editor swap/backup files and our own output or cache never trigger a rebuild.
     if name.startswith(".") or name.endswith(("~", ".swp", ".tmp")):
         return False
-    try:
-        path.resolve().relative_to(out_dir.resolve())
-        return False
-    except ValueError:
-        pass
+    absolute = path.absolute()
+    for ours in (out_dir.absolute(), generations_dir(out_dir.absolute())):
+        if absolute == ours or ours in absolute.parents:
+            return False
     return ".portal-cache" not in path.parts
 
 
