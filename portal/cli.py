@@ -99,13 +99,20 @@ def _build_and_watch(site: Path, out: Path) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    rebuilds = _Rebuilds(args)
+    try:
+        return _serve_site(args, rebuilds)
+    finally:
+        rebuilds.cleanup()
+
+
+def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
     import uvicorn
 
     from server.embedded import EmbeddedRedis
     from server.settings import Settings, load_or_create_secret
 
     env = os.environ
-    rebuilds = _Rebuilds(args)
     rebuilds.first_build()
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
     env["PORTAL_STATIC_DIR"] = str(args.out.absolute())
@@ -147,7 +154,6 @@ def _serve(args: argparse.Namespace) -> int:
         )
     finally:
         stop_watching.set()
-        rebuilds.cleanup()
         if metrics_dir is not None:
             import shutil
 

@@ -8,6 +8,7 @@ memory because uvicorn's workers are separate processes: it works the same with 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -92,7 +93,10 @@ class StatusWriter:
         build = f"{self._run}-{next(self._count)}" if changed or before is None else before.build
         self.current = BuildStatus(build, outcome.ok, problems, has_site)
         if changed:
-            _write_atomically(self.path, json.dumps(self.current.as_json()).encode())
+            # Gone only while portal serve stops (it removes its state directory): no one is
+            # left to read it then.
+            with contextlib.suppress(FileNotFoundError):
+                _write_atomically(self.path, json.dumps(self.current.as_json()).encode())
         return self.current
 
 
