@@ -46,8 +46,8 @@ EVENTS_PATH = "/_portal/events"
 # How often a worker looks at the status file: a stat() every 20 ms costs nothing, and a
 # rebuild reaches the browser at most this much later.
 POLL_SECONDS = 0.02
-# Paths whose answers are never pages of the site.
-_NOT_PAGES = ("/api/", "/widgets/", "/_portal/")
+# Paths whose answers are never pages of the site (the admin console is the service's own).
+_NOT_PAGES = ("/api/", "/widgets/", "/_portal/", "/admin", "/healthz", "/readyz", "/metrics")
 
 
 class StatusFollower:
