@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
-from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
+from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
 from .output import Generation, current_generation
 from .urls import SITE_MANIFEST
@@ -31,6 +31,7 @@ from .workers import Pool, Progress, Timings, default_workers
 
 if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
     from .config import SiteConfig
+    from .content import ParsedArticle
     from .model import SiteModel
     from .pages import PageTask, SiteView
 
@@ -99,6 +100,8 @@ def _hash(*parts: str | bytes) -> str:
 
 def _parse_chunk(items: list[tuple[str, bytes]]) -> list[ParsedArticle | list[Problem]]:
     """Worker: parse files; a file's problems come back as a list (all get reported)."""
+    from .content import parse_article
+
     out: list[ParsedArticle | list[Problem]] = []
     for source, raw in items:
         try:
@@ -181,6 +184,8 @@ class BuildContext:
             self.stored_bodies = self.load_bodies()
         body = self.stored_bodies.get(p.digest)
         if body is None:  # the cache lost it: parse the file again
+            from .content import parse_article
+
             source = self.sources[p.source]
             body = parse_article(p.source, _read(source), p.source).body_html
         return body or ""
@@ -356,7 +361,7 @@ def parse(ctx: BuildContext) -> None:
     results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
     ctx.progress.finish()
     for result in results:
-        if isinstance(result, ParsedArticle):
+        if not isinstance(result, list):
             ctx.fresh[result.digest] = result
         else:
             ctx.problems += result

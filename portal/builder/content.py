@@ -7,7 +7,6 @@ parsed article can be cached by content hash and reused across builds and settin
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 import posixpath
 import re
@@ -16,12 +15,10 @@ from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
 
+from .digest import digest_for
 from .errors import BuildError, Problem, did_you_mean
 from .search import fold, json_string
 from .slugs import is_valid_slug, slugify
-
-# Bump when parse output changes shape or meaning: it invalidates every cached article.
-PARSER_VERSION = "7"
 
 #: Placeholder for a link to another article's source file; the renderer swaps in its URL
 #: once every slug is known (slugs depend on the whole site, parsing must not).
@@ -85,17 +82,6 @@ class ParsedArticle:
     md_links: tuple[str, ...]  # content-relative .md files this article links to
     abs_links: tuple[str, ...]  # site-absolute paths it links to, e.g. /bai-viet/x.html
     images: tuple[str, ...]  # site-absolute image paths it shows
-
-
-def digest_for(source: str, raw: bytes) -> str:
-    """The cache key of one content file."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(PARSER_VERSION.encode())
-    h.update(b"\0")
-    h.update(source.encode())
-    h.update(b"\0")
-    h.update(raw)
-    return h.hexdigest()
 
 
 _md: Any = None
