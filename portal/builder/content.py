@@ -105,6 +105,12 @@ def markdown() -> Any:
     return _md
 
 
+def warm_up() -> None:
+    """Import and set up the YAML and Markdown parsers (before forking workers)."""
+    _load_yaml("")
+    markdown()
+
+
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _DATE_HINT = "use ISO 8601, e.g. 2023-03-21T08:30:00+07:00"
 
