@@ -17,20 +17,22 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
-from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
+from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
 from .output import Generation, current_generation
 from .urls import SITE_MANIFEST
-from .workers import Pool, Progress, Timings, default_workers
+from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
 
 if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
     from .config import SiteConfig
+    from .content import ParsedArticle
     from .model import SiteModel
     from .pages import PageTask, SiteView
 
@@ -99,6 +101,8 @@ def _hash(*parts: str | bytes) -> str:
 
 def _parse_chunk(items: list[tuple[str, bytes]]) -> list[ParsedArticle | list[Problem]]:
     """Worker: parse files; a file's problems come back as a list (all get reported)."""
+    from .content import parse_article
+
     out: list[ParsedArticle | list[Problem]] = []
     for source, raw in items:
         try:
@@ -147,6 +151,7 @@ class BuildContext:
     fresh: dict[str, ParsedArticle] = field(default_factory=dict)  # parsed by this build
     load_bodies: Callable[[], dict[str, str]] = dict
     stored_bodies: dict[str, str] | None = None
+    articles_saved: bool = False
     # resolve
     model: SiteModel | None = None
     view: SiteView | None = None
@@ -181,6 +186,8 @@ class BuildContext:
             self.stored_bodies = self.load_bodies()
         body = self.stored_bodies.get(p.digest)
         if body is None:  # the cache lost it: parse the file again
+            from .content import parse_article
+
             source = self.sources[p.source]
             body = parse_article(p.source, _read(source), p.source).body_html
         return body or ""
@@ -353,10 +360,16 @@ def parse(ctx: BuildContext) -> None:
         if ctx.digests[rel] not in cached
     ]
     ctx.progress.start("Parsing articles", len(todo))
-    results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
+    if ctx.pool.forks():
+        from .content import warm_up
+
+        warm_up()  # imported and set up once, here, rather than in each worker
+        results = ctx.pool.map_shared(_parse_chunk, todo, ctx.progress)
+    else:
+        results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
     ctx.progress.finish()
     for result in results:
-        if isinstance(result, ParsedArticle):
+        if not isinstance(result, list):
             ctx.fresh[result.digest] = result
         else:
             ctx.problems += result
@@ -410,7 +423,8 @@ def render(ctx: BuildContext) -> None:
     rendered once, here, and handed to every page as globals."""
     from markupsafe import Markup
 
-    from .render import RenderSetup, Task, init_worker, render_batch, render_string
+    from . import render as render_mod
+    from .render import RenderSetup, Task, init_worker, render_string
 
     assert ctx.view is not None
     base = RenderSetup(
@@ -419,6 +433,7 @@ def render(ctx: BuildContext) -> None:
         out_dir=str(ctx.target),
         globals=ctx.view.globals(),
         bytecode_dir=str(ctx.cache_dir / "templates"),
+        templates_version=_hash(ctx.template_key, ctx.widget_version),
     )
     init_worker(base)
     latest = render_string("partials/latest.html", {"items": ctx.view.latest_items()})
@@ -435,17 +450,31 @@ def render(ctx: BuildContext) -> None:
     # served (the new generation has what the served one has).
     assert ctx.generation is not None
     known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
-    tasks: list[Task] = []
+    todo: list[PageTask] = []
     for task in ctx.tasks:
         key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
         if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
             continue
-        tasks.append((task.template, task.file, task.make_context()))
+        todo.append(task)
         if known.get(task.file) == key:  # deleted by hand: differs from what is served
             ctx.changed.add(task.file)
     ctx.timings.mark("page keys")
-    ctx.progress.start("Rendering pages", len(tasks))
-    rendered = ctx.pool.map_chunks(render_batch, tasks, ctx.progress, setup)
+    ctx.progress.start("Rendering pages", len(todo))
+    # This process would only wait for the workers: it saves the article cache meanwhile.
+    meanwhile = partial(save_article_cache, ctx)
+    if ctx.pool.forks():
+        if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
+            ctx.stored_bodies = ctx.load_bodies()  # once here, not in every worker
+        render_mod.load_templates({t.template for t in todo})  # compiled once, inherited
+        # Workers forked now inherit the site view: each makes its pages' contexts.
+        rendered = ctx.pool.map_shared(
+            render_mod.render_pages, todo, ctx.progress, setup, meanwhile=meanwhile
+        )
+    else:  # spawned workers share nothing: send them the contexts
+        tasks: list[Task] = [(t.template, t.file, t.make_context()) for t in todo]
+        rendered = ctx.pool.map_chunks(
+            render_mod.render_batch, tasks, ctx.progress, setup, meanwhile=meanwhile
+        )
     ctx.progress.finish()
     ctx.changed.update(rel for rel, changed in rendered if changed)
     ctx.timings.mark("render")
@@ -486,15 +515,21 @@ def write_site_manifest(ctx: BuildContext) -> None:
     ctx.timings.mark("site manifest")
 
 
-def save_caches(ctx: BuildContext) -> None:
-    """Last: what this build wrote, and the parsed articles, for the next build."""
-    assert ctx.model is not None and ctx.generation is not None
+def save_article_cache(ctx: BuildContext) -> None:
+    """The parsed articles, for the next build (while workers render, when there are)."""
     # Rewriting the whole article cache costs more than parsing a few articles again, so a
     # build that parsed only a few leaves it as it was: the next one re-parses those few.
     n = len(ctx.articles_by_digest)
-    if len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000):
+    if not ctx.articles_saved and (len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000)):
         bodies = {d: ctx.body_of(a) for d, a in ctx.articles_by_digest.items()}
         cache_mod.save_articles(ctx.cache_dir, ctx.articles_by_digest, bodies)
+    ctx.articles_saved = True
+
+
+def save_caches(ctx: BuildContext) -> None:
+    """Last: what this build wrote, and the parsed articles, for the next build."""
+    assert ctx.model is not None and ctx.generation is not None
+    save_article_cache(ctx)
     files = sorted(ctx.produced())
     cache_mod.save_manifest(
         ctx.cache_dir,
