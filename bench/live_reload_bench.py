@@ -166,13 +166,13 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--articles", type=int, default=None, help="default 4000")
+    parser.add_argument("--rounds", type=int, default=None, help="default 9")
     parser.add_argument("--pause", type=float, default=1.5, help="seconds between saves")
-    parser.add_argument("--quick", action="store_true", help="400 articles, 3 rounds")
+    parser.add_argument("--quick", action="store_true", help="by default 400 articles, 3 rounds")
     args = parser.parse_args()
-    if args.quick:
-        args.articles, args.rounds = 400, 3
+    args.articles = args.articles or (400 if args.quick else 4000)
+    args.rounds = args.rounds or (3 if args.quick else 9)
     from playwright.sync_api import sync_playwright
 
     root = Path(tempfile.mkdtemp(prefix="portal-live-bench-"))
