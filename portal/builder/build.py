@@ -25,6 +25,7 @@ from . import cache as cache_mod
 from .config import SiteConfig, load_config
 from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
 from .errors import BuildError
+from .images import IMAGES_VERSION, ImageSet, prepare_images, read_variants
 
 BUILDER_VERSION = "1"
 # Below this many items, a process pool costs more than it saves.
@@ -46,6 +47,7 @@ class BuildReport:
     scheduled: int = 0  # future-dated, not yet published
     removed: int = 0  # files of a previous build that are no longer produced
     up_to_date: bool = False  # nothing changed: stopped after hashing the inputs
+    images_processed: int = 0  # images decoded and resized (not found in the cache)
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -254,13 +256,15 @@ def build_site(
     templates = _walk(site_dir / "templates")
     static = _walk(site_dir / "static")
     static_bytes = {rel: _read(path) for rel, path in static}
+    static_digests = {rel: _hash(data) for rel, data in static_bytes.items()}
 
     wdir, widget_version = _widgets()
-    static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in static_bytes.items()))[:12]
+    static_version = _hash(*(f"{rel}:{d}" for rel, d in static_digests.items()))[:12]
     template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in templates]
     fingerprint = _hash(
         BUILDER_VERSION,
         PARSER_VERSION,
+        IMAGES_VERSION,
         settings_bytes,
         *(f"{rel}:{d}" for rel, d in digests.items()),
         *template_parts,
@@ -285,7 +289,16 @@ def build_site(
 
     pool = _Pool(workers)
     try:
+
+        def resize(fn: Callable[..., list[Any]], items: Sequence[Any], *args: Any) -> list[Any]:
+            progress.start("Resizing images", len(items))
+            done = pool.map_chunks(fn, items, progress, *args)
+            progress.finish()
+            return done
+
+        images = prepare_images(dict(static), static_digests, cache_dir, resize)
         return _full_build(
+            images=images,
             site_dir=site_dir,
             out_dir=out_dir,
             cache_dir=cache_dir,
@@ -313,6 +326,7 @@ def build_site(
 
 def _full_build(
     *,
+    images: ImageSet,
     site_dir: Path,
     out_dir: Path,
     cache_dir: Path,
@@ -383,11 +397,11 @@ def _full_build(
             body = parse_article(p.source, _read(sources[p.source]), p.source).body_html
         return body or ""
 
-    site = pages.SitePages(config, model, widget_version, static_version, body_of)
+    site = pages.SitePages(config, model, widget_version, static_version, body_of, images)
     page_tasks = site.page_tasks()
     text_files = site.text_files()
     files = {rel for _, rel, _, _ in page_tasks} | set(text_files)
-    files |= {f"static/{rel}" for rel in static_bytes}
+    files |= {f"static/{rel}" for rel in static_bytes} | set(images.files)
     check_site_links(model.articles, files, site.nav_links())
 
     timings.mark("resolve + links")
@@ -432,6 +446,7 @@ def _full_build(
     extra: dict[str, bytes] = {rel: data.encode() for rel, data in text_files.items()}
     for rel, data in static_bytes.items():
         extra[f"static/{rel}"] = data
+    extra.update(read_variants(images.files))
     for rel, data in sorted(extra.items()):
         written += write_if_changed(out_dir / rel, data)
 
@@ -477,4 +492,5 @@ def _full_build(
         drafts=model.drafts,
         scheduled=model.scheduled,
         removed=removed,
+        images_processed=images.processed,
     )

@@ -7,20 +7,27 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from functools import partial
+from html import escape
 from typing import Any
+
+from markupsafe import Markup
 
 from .config import SiteConfig
 from .content import ParsedArticle
 from .dates import formats
 from .feeds import FeedEntry, atom_feed, robots, rss_feed, sitemap
+from .images import CARD_SIZES, ImageSet, picture_html, rewrite_body_images
 from .model import Article, SiteModel, link_urls
 from .search import search_index
+from .taxonomy import RelatedIndex, collect_tags, tag_slug
 from .urls import (
     SEARCH_INDEX,
     SEARCH_PAGE,
     category_feed_url,
     category_url,
     home_url,
+    tag_feed_url,
+    tag_url,
     url_to_file,
 )
 
@@ -62,18 +69,26 @@ class SitePages:
         widget_version: str,
         static_version: str,
         body_of: Callable[[ParsedArticle], str],
+        images: ImageSet | None = None,
     ) -> None:
         self.config = config
+        self.images = images or ImageSet({}, {})
         self.model = model
         self.widget_version = widget_version
         self.static_version = static_version
         self.body_of = body_of
         self._cards: dict[str, dict[str, Any]] = {}
         self._dates: dict[str, tuple[str, str, str]] = {}
+        self.tags = collect_tags(model.articles)
+        self.related = RelatedIndex(model.articles, self.tags)
 
     def body(self, a: Article) -> str:
         """The article's HTML with its links to other articles' files made URLs."""
-        return link_urls(self.body_of(a.parsed), a.link_urls)
+        return rewrite_body_images(link_urls(self.body_of(a.parsed), a.link_urls), self.images.get)
+
+    def picture(self, src: str, alt: str, **options: Any) -> Markup:
+        """One of the site's images with its size and variants (see images.picture_html)."""
+        return picture_html(self.images.get(src), escape(src), escape(alt), **options)
 
     def dates(self, a: Article) -> tuple[str, str, str]:
         """(time, posted, short date) of an article, formatted once."""
@@ -100,7 +115,13 @@ class SitePages:
                     "name": a.category.name,
                     "url": category_url(a.category.id),
                 },
-                "image": {"src": p.image, "alt": p.image_alt} if p.image else None,
+                "image": {
+                    "src": p.image,
+                    "alt": p.image_alt,
+                    "html": self.picture(p.image, "", sizes=CARD_SIZES, css_class="card__image"),
+                }
+                if p.image
+                else None,
             }
         return found
 
@@ -269,9 +290,26 @@ class SitePages:
                 feeds=(category_feed_url(cat.id, "atom"), category_feed_url(cat.id, "rss")),
                 kind="category",
             )
+        for tag in self.tags:
+            tasks += self._listing(
+                tag.articles,
+                heading=tag.name,
+                intro=f"Các bài viết có từ khóa “{tag.name}”.",
+                url_of=lambda n, slug=tag.slug: tag_url(slug, n),
+                title_of=lambda n, name=tag.name: (
+                    f"{name} {DASH} {c.short_name}"
+                    if n == 1
+                    else f"{name} {DASH} Trang {n} {DASH} {c.short_name}"
+                ),
+                section="",
+                feeds=(tag_feed_url(tag.slug, "atom"), tag_feed_url(tag.slug, "rss")),
+                kind="tag",
+            )
         for a in arts:
+            related = self.related.related(a)
             key = (a.parsed.digest, a.slug, a.category.id, *a.link_urls)
-            make = partial(self._article_context, a)
+            key += tuple(f"{r.parsed.digest}:{r.slug}" for r in related)
+            make = partial(self._article_context, a, related)
             tasks.append(("article.html", url_to_file(a.url), key, make))
         search_ctx = {
             "meta": self._meta(f"Tìm kiếm {DASH} {c.short_name}", SEARCH_PAGE, "Tìm kiếm bài viết"),
@@ -287,19 +325,28 @@ class SitePages:
         tasks.append(("404.html", "404.html", ("404",), lambda: missing_ctx))
         return tasks
 
-    def _article_context(self, a: Article) -> dict[str, Any]:
+    def _article_context(self, a: Article, related: list[Article]) -> dict[str, Any]:
         c = self.config
         p = a.parsed
         _, posted, _ = self.dates(a)
+        updated = formats(a.updated, c.language)[1] if p.updated is not None else None
         article = dict(self.card(a))
         article.update(
             {
                 "posted": posted,
                 "author": p.author or c.publisher,
                 "body": self.body(a),
-                "tags": list(p.tags),
+                "tags": [
+                    {"name": t, "url": tag_url(tag_slug(t)) if tag_slug(t) else None}
+                    for t in p.tags
+                ],
                 "updated_iso": a.updated.isoformat(timespec="seconds"),
+                "updated": updated,
                 "image_caption": p.image_caption,
+                # The lead image is what a reader sees first: loaded at once, not lazily.
+                "image_html": self.picture(p.image, p.image_alt or "", lazy=False)
+                if p.image
+                else None,
                 "lead": p.summary if p.summary_given else None,
             }
         )
@@ -313,6 +360,7 @@ class SitePages:
                 section=category_url(a.category.id),
             ),
             "article": article,
+            "related": [self.card(r) for r in related],
             "presence_page": a.url,
         }
 
@@ -364,6 +412,10 @@ class SitePages:
             page = category_url(cat.id)
             feeds(page, f"{cat.name} {DASH} {c.name}", page, in_cat)
             urls.append((self.absolute(page), max((a.updated for a in in_cat), default=None)))
+        for tag in self.tags:
+            page = tag_url(tag.slug)
+            feeds(page, f"{tag.name} {DASH} {c.name}", page, tag.articles)
+            urls.append((self.absolute(page), max(a.updated for a in tag.articles)))
         urls += [(self.absolute(a.url), a.updated) for a in arts]
         out["sitemap.xml"] = sitemap(urls)
         out["robots.txt"] = robots(c.base_url)
