@@ -239,5 +239,7 @@ def test_no_change_build_with_200_photos_does_no_image_work(tmp_path: Path) -> N
 def test_unreadable_image_is_a_build_problem(tmp_path: Path) -> None:
     site = photo_site(tmp_path)
     (site / "static/img/anh/hong.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(BuildError, match=re.escape("static/img/anh/hong.jpg: not a readable image")):
+    with pytest.raises(
+        BuildError, match=re.escape("static/img/anh/hong.jpg: not a readable image")
+    ):
         build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
