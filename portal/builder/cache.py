@@ -1,22 +1,24 @@
 """The build cache: parsed articles by content hash, and what the last build wrote.
 
-It lives beside the output directory (`<out>/../.portal-cache/`), never inside it, and is
-only ever a speed-up: a missing, stale or unreadable cache means a full build.
+JSON files beside the output directory (`<out>/../.portal-cache/`, or where the caller
+says), never inside it. Only ever a speed-up: a missing, unreadable or other-version cache
+means a full build. Plain data only (no pickle): reading a cache never runs code.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import os
-import pickle
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .content import ParsedArticle
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass(slots=True)
@@ -25,36 +27,43 @@ class Manifest:
 
     out_dir: str = ""
     fingerprint: str = ""  # hash of every input; equal means nothing to do
-    next_publish: float | None = None  # the earliest future-dated article (epoch seconds)
+    next_publish: float | None = None  # the earliest scheduled change (epoch seconds)
     pages: dict[str, str] = field(default_factory=dict)  # output file -> key of its inputs
     files: list[str] = field(default_factory=list)  # every file the build produced
     articles: int = 0  # published articles in that build
-    # content file -> (size, mtime_ns, inode, digest) as that build read it
-    sources: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)
+    # content file -> [size, mtime_ns, inode, digest] as that build read it
+    sources: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def default_cache_dir(out_dir: Path) -> Path:
     """Where the cache goes when the caller names none."""
-    return out_dir.resolve().parent / ".portal-cache"
+    return out_dir.absolute().parent / ".portal-cache"
+
+
+def out_key(out_dir: Path) -> str:
+    """The output directory as the cache knows it: absolute, but its own symlink (to the
+    current generation) not followed."""
+    out = out_dir.absolute()
+    return str(out.parent.resolve() / out.name)
 
 
 def _load(path: Path) -> Any:
     try:
         with path.open("rb") as f:
-            version, payload = pickle.load(f)
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+            data = json.loads(f.read())
+    except (OSError, ValueError):
         return None
-    except Exception:  # a cache from another version of the code: ignore it
-        return None
-    return payload if version == CACHE_VERSION else None
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return None  # a cache from another version of the code: ignore it
+    return data.get("payload")
 
 
 def _save(path: Path, payload: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump((CACHE_VERSION, payload), f, protocol=pickle.HIGHEST_PROTOCOL)
+        data = json.dumps({"version": CACHE_VERSION, "payload": payload}, ensure_ascii=False)
+        tmp.write_text(data, encoding="utf-8")
         tmp.replace(path)
     except OSError:
         pass  # a read-only place: builds still work, just without the speed-up
@@ -62,21 +71,42 @@ def _save(path: Path, payload: Any) -> None:
 
 _FIELDS = [f.name for f in fields(ParsedArticle)]
 _BODY = _FIELDS.index("body_html")
+_DATE = _FIELDS.index("date")
+_UPDATED = _FIELDS.index("updated")
+_TUPLES = [i for i, f in enumerate(fields(ParsedArticle)) if "tuple" in str(f.type)]
+
+
+def _to_row(a: ParsedArticle) -> list[Any]:
+    row: list[Any] = [getattr(a, f) for f in _FIELDS]
+    row[_BODY] = None
+    row[_DATE] = a.date.isoformat()
+    row[_UPDATED] = a.updated.isoformat() if a.updated else None
+    return row
+
+
+def _from_row(row: list[Any]) -> ParsedArticle:
+    row = list(row)
+    row[_DATE] = dt.datetime.fromisoformat(row[_DATE])
+    if row[_UPDATED] is not None:
+        row[_UPDATED] = dt.datetime.fromisoformat(row[_UPDATED])
+    for i in _TUPLES:
+        row[i] = tuple(row[i])
+    return ParsedArticle(*row)
 
 
 def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[], dict[str, str]]]:
     """Parsed articles by digest, without their bodies, and a function that loads the
     bodies (digest -> HTML): a build that renders few article pages never needs them."""
-    data = _load(cache_dir / "articles.pickle")
+    data = _load(cache_dir / "articles.json")
     if not isinstance(data, dict):
         return {}, dict
     try:
-        articles = {digest: ParsedArticle(*values) for digest, values in data.items()}
-    except TypeError:  # saved by a different shape of ParsedArticle
+        articles = {digest: _from_row(row) for digest, row in data.items()}
+    except (TypeError, ValueError):  # saved by a different shape of ParsedArticle
         return {}, dict
 
     def bodies() -> dict[str, str]:
-        found = _load(cache_dir / "bodies.pickle")
+        found = _load(cache_dir / "bodies.json")
         return found if isinstance(found, dict) else {}
 
     return articles, bodies
@@ -86,29 +116,27 @@ def save_articles(
     cache_dir: Path, articles: dict[str, ParsedArticle], bodies: dict[str, str]
 ) -> None:
     """Keep exactly the articles of this build (old versions drop out)."""
-    # Plain tuples pickle several times faster than dataclass instances.
-    meta = {}
-    for digest, a in articles.items():
-        values = [getattr(a, f) for f in _FIELDS]
-        values[_BODY] = None
-        meta[digest] = tuple(values)
-    _save(cache_dir / "bodies.pickle", bodies)
-    _save(cache_dir / "articles.pickle", meta)
+    _save(cache_dir / "bodies.json", bodies)
+    _save(cache_dir / "articles.json", {d: _to_row(a) for d, a in articles.items()})
 
 
 def _manifest_path(cache_dir: Path, out_dir: Path) -> Path:
-    tag = hashlib.blake2b(str(out_dir.resolve()).encode(), digest_size=8).hexdigest()
-    return cache_dir / f"manifest-{tag}.pickle"
+    tag = hashlib.blake2b(out_key(out_dir).encode(), digest_size=8).hexdigest()
+    return cache_dir / f"manifest-{tag}.json"
 
 
 def load_manifest(cache_dir: Path, out_dir: Path) -> Manifest:
     """The manifest for this output directory, or an empty one."""
     data = _load(_manifest_path(cache_dir, out_dir))
-    if isinstance(data, Manifest) and data.out_dir == str(out_dir.resolve()):
-        return data
-    return Manifest(out_dir=str(out_dir.resolve()))
+    try:
+        manifest = Manifest(**data) if isinstance(data, dict) else None
+    except TypeError:
+        manifest = None
+    if manifest is not None and manifest.out_dir == out_key(out_dir):
+        return manifest
+    return Manifest(out_dir=out_key(out_dir))
 
 
 def save_manifest(cache_dir: Path, out_dir: Path, manifest: Manifest) -> None:
     """Record what this build wrote."""
-    _save(_manifest_path(cache_dir, out_dir), manifest)
+    _save(_manifest_path(cache_dir, out_dir), asdict(manifest))

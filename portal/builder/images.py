@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from .errors import BuildError
+from .errors import BuildError, Problem
 
 #: Widths of the variants, in CSS pixels of a 1x screen; never more than the original's.
 WIDTHS = (480, 960, 1440)
@@ -296,12 +296,13 @@ def prepare_images(
         problems = []
         for (url, digest, _), entry in zip(todo, made, strict=True):
             if "error" in entry:
-                problems.append(f"{url.lstrip('/')}: {entry['error']}")
+                hint = "save it again as JPEG, PNG or WebP, or remove it"
+                problems.append(Problem(url.lstrip("/"), None, None, entry["error"], hint))
                 continue
             index[digest] = entry
             found[url] = {"digest": digest, **entry}
         if problems:
-            raise BuildError("\n".join(sorted(problems)))
+            raise BuildError(problems)
     if todo or new_svg or not index_path.is_file():
         _save_index(index_path, found)
     return _image_set(found, directory, processed=len(todo))

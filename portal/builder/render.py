@@ -25,7 +25,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from .errors import BuildError
+from .errors import BuildError, Problem
 
 #: (template name, output file relative to out_dir, page context)
 Task = tuple[str, str, dict[str, Any]]
@@ -159,9 +159,13 @@ def _render(env: Environment, template_name: str, context: dict[str, Any]) -> st
     try:
         return env.get_template(template_name).render(context)
     except TemplateNotFound as exc:
-        raise BuildError(f"templates/{template_name}: template {exc.name!r} not found") from None
+        problem = Problem(
+            f"templates/{template_name}", None, None, f"template {exc.name!r} not found", None
+        )
     except TemplateSyntaxError as exc:
-        where = exc.filename or template_name
-        raise BuildError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+        name = exc.name or template_name
+        message = f"template syntax error: {exc.message}"
+        problem = Problem(f"templates/{name}", exc.lineno, None, message, None)
     except TemplateError as exc:
-        raise BuildError(f"templates/{template_name}: {exc}") from None
+        problem = Problem(f"templates/{template_name}", None, None, str(exc), None)
+    raise BuildError([problem])

@@ -1,0 +1,118 @@
+"""Where build work runs: a process pool made only when the work pays for it, progress
+counts for long builds, and phase timings for profiling (PORTAL_BUILD_TIMINGS=1)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+# Below this many items, a process pool costs more than it saves.
+POOL_THRESHOLD = 48
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Timings:
+    """Phase durations on stderr when PORTAL_BUILD_TIMINGS is set (for profiling builds)."""
+
+    def __init__(self) -> None:
+        self.enabled = bool(os.environ.get("PORTAL_BUILD_TIMINGS"))
+        self.last = time.perf_counter()
+
+    def mark(self, phase: str) -> None:
+        if self.enabled:
+            now = time.perf_counter()
+            print(f"  {phase:<24} {now - self.last:7.3f} s", file=sys.stderr)
+            self.last = now
+
+
+class Progress:
+    """Counts on stderr for long builds (a live line on a terminal, else one per phase)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.label = ""
+        self.total = 0
+        self.done = 0
+        self.last = 0.0
+
+    def start(self, label: str, total: int) -> None:
+        self.label, self.total, self.done, self.last = label, total, 0, 0.0
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.quiet or not self.tty:
+            return
+        now = time.monotonic()
+        if now - self.last > 0.1 or self.done >= self.total:
+            self.last = now
+            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total}")
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.quiet or self.total < POOL_THRESHOLD:
+            return
+        sys.stderr.write(("\r" if self.tty else "") + f"{self.label}: {self.done}/{self.total}\n")
+        sys.stderr.flush()
+
+
+def _chunks(items: Sequence[T], parts: int) -> list[list[T]]:
+    size = max(1, -(-len(items) // parts))
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+class Pool:
+    """A process pool made on first use, only for work big enough to pay for it."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.executor: Any = None  # a ProcessPoolExecutor, made (and imported) on first use
+
+    def map_chunks(
+        self,
+        fn: Callable[..., list[R]],
+        items: Sequence[T],
+        progress: Progress,
+        *args: Any,
+    ) -> list[R]:
+        if self.workers <= 1 or len(items) < POOL_THRESHOLD:
+            results: list[R] = []
+            for chunk in _chunks(items, max(1, len(items) // 200)):
+                results.extend(fn(*args, chunk))
+                progress.advance(len(chunk))
+            return results
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        if self.executor is None:
+            # fork is cheapest, but forking a process that runs other threads (the dev
+            # server) can deadlock: use a fresh interpreter then.
+            methods = multiprocessing.get_all_start_methods()
+            method = "fork" if threading.active_count() == 1 and "fork" in methods else "spawn"
+            self.executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
+            )
+        chunks = _chunks(items, self.workers * 6)
+        futures = {self.executor.submit(fn, *args, chunk): i for i, chunk in enumerate(chunks)}
+        by_index: dict[int, list[R]] = {}
+        for fut in as_completed(futures):
+            by_index[futures[fut]] = fut.result()
+            progress.advance(len(chunks[futures[fut]]))
+        return [r for i in range(len(chunks)) for r in by_index[i]]
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
