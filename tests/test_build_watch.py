@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import threading
 import time
@@ -47,7 +48,9 @@ def test_watch_rebuilds_and_survives_bad_content(
         assert wait_for(lambda: "Đoạn mới thêm khi đang chạy." in page.read_text(encoding="utf-8"))
 
         (site / "content/hong.md").write_text("không có front matter\n", encoding="utf-8")
-        assert wait_for(lambda: "content/hong.md: no YAML front matter" in capsys.readouterr().err)
+        assert wait_for(
+            lambda: "content/hong.md:1: no YAML front matter" in capsys.readouterr().out
+        )
 
         (site / "content/hong.md").unlink()
         article.write_text(
@@ -58,3 +61,34 @@ def test_watch_rebuilds_and_survives_bad_content(
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_watch_publishes_a_scheduled_article_at_its_time(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "site", site)
+    out = tmp_path / "dist"
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=3)
+    (site / "content/hen-gio.md").write_text(
+        f"---\ntitle: Bài hẹn giờ\ndate: {when.isoformat()}\ncategory: thong-bao\n---\n\nx\n",
+        encoding="utf-8",
+    )
+    report = build_site(site, out)
+    assert report.next_change == when
+    page = out / "bai-viet/bai-hen-gio.html"
+    assert not page.exists()
+    outcomes: list[tuple[str, object]] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch_site,
+        args=(site, out, stop),
+        kwargs={"next_change": report.next_change, "on_build": lambda *a: outcomes.append(a)},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        assert wait_for(page.exists)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert outcomes[0][0].startswith("the scheduled time")
+    assert dt.datetime.now(dt.UTC) >= when  # not before its time

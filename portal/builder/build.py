@@ -27,7 +27,7 @@ from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
 from .errors import BuildError, Problem
 from .images import IMAGES_VERSION, ImageSet, prepare_images, read_variants
 from .model import SiteModel
-from .output import Generation
+from .output import Generation, current_generation
 from .pages import PageTask, SiteView
 from .site_manifest import SITE_MANIFEST, next_change, site_manifest
 from .workers import Pool, Progress, Timings, default_workers
@@ -134,7 +134,7 @@ class BuildContext:
     sources: dict[str, str] = field(default_factory=dict)  # content file -> path
     raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
     digests: dict[str, str] = field(default_factory=dict)
-    stats: dict[str, list[Any]] = field(default_factory=dict)
+    stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     static_paths: dict[str, str] = field(default_factory=dict)  # static file -> path
     static_bytes: dict[str, bytes] = field(default_factory=dict)
     static_digests: dict[str, str] = field(default_factory=dict)
@@ -159,8 +159,12 @@ class BuildContext:
     # render and after
     generation: Generation | None = None
     page_keys: dict[str, str] = field(default_factory=dict)
-    written: int = 0
+    changed: set[str] = field(default_factory=set)  # files written or removed
     removed: int = 0
+
+    @property
+    def written(self) -> int:
+        return len(self.changed) - self.removed
 
     @property
     def target(self) -> Path:
@@ -235,7 +239,12 @@ def build_site(
         parse(ctx)
         prepare_site_images(ctx)
         resolve(ctx)
-        ctx.generation = Generation(out_dir)
+        last = ctx.manifest
+        served = current_generation(out_dir)
+        recyclable = served is not None and last.generation == served.name
+        ctx.generation = Generation(
+            out_dir, last.changed if recyclable else None, last.base if recyclable else None
+        )
         try:
             render(ctx)
             write_extras(ctx)
@@ -272,13 +281,13 @@ def read_inputs(ctx: BuildContext) -> None:
     for rel, path in ctx.sources.items():
         st = os.stat(path)
         known = known_sources.get(rel)
-        if known is not None and known[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
+        if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             digest = known[3]
         else:
             ctx.raws[rel] = _read(path)
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
-        ctx.stats[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, digest]
+        ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
     ctx.static_paths = dict(_walk(site_dir / "static"))
     ctx.static_bytes = {rel: _read(path) for rel, path in ctx.static_paths.items()}
     ctx.static_digests = {rel: _hash(data) for rel, data in ctx.static_bytes.items()}
@@ -373,12 +382,10 @@ def resolve(ctx: BuildContext) -> None:
         ctx.articles_by_digest[d] for d in ctx.digests.values() if d in ctx.articles_by_digest
     ]
     unparsed = frozenset(rel for rel, d in ctx.digests.items() if d not in ctx.articles_by_digest)
-    try:
-        ctx.model = resolve_site(
-            config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
-        )
-    except BuildError as exc:
-        raise BuildError(ctx.problems + exc.problems) from None
+    ctx.model, problems = resolve_site(
+        config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
+    )
+    ctx.problems += problems
     view = ctx.view = SiteView(
         config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of, ctx.images
     )
@@ -422,17 +429,23 @@ def render(ctx: BuildContext) -> None:
         _hash(ctx.settings_bytes),
         json.dumps(setup.globals, sort_keys=True, default=str),
     )
-    known, target = ctx.manifest.pages, str(ctx.target)
+    # A page is rendered again when its key changed, or when it is missing from what is
+    # served (the new generation has what the served one has).
+    assert ctx.generation is not None
+    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
     tasks: list[Task] = []
     for task in ctx.tasks:
         key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
-        if known.get(task.file) != key or not os.path.isfile(os.path.join(target, task.file)):
-            tasks.append((task.template, task.file, task.make_context()))
+        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
+            continue
+        tasks.append((task.template, task.file, task.make_context()))
+        if known.get(task.file) == key:  # deleted by hand: differs from what is served
+            ctx.changed.add(task.file)
     ctx.timings.mark("page keys")
     ctx.progress.start("Rendering pages", len(tasks))
     rendered = ctx.pool.map_chunks(render_batch, tasks, ctx.progress, setup)
     ctx.progress.finish()
-    ctx.written += sum(1 for _, changed in rendered if changed)
+    ctx.changed.update(rel for rel, changed in rendered if changed)
     ctx.timings.mark("render")
 
 
@@ -440,9 +453,11 @@ def write_extras(ctx: BuildContext) -> None:
     """Stage 5: feeds, sitemap, search index, static files (cheap: always regenerated)."""
     from .render import write_if_changed
 
-    target = ctx.target
+    assert ctx.generation is not None
+    target, served = ctx.target, ctx.generation.previous or ctx.target
     for rel, data in sorted(ctx.extras.items()):
-        ctx.written += write_if_changed(target / rel, data)
+        if write_if_changed(target / rel, data) or not (served / rel).is_file():
+            ctx.changed.add(rel)
     ctx.timings.mark("feeds, index, static")
 
 
@@ -451,6 +466,7 @@ def prune(ctx: BuildContext) -> None:
     for rel in sorted(set(ctx.manifest.files) - ctx.produced()):
         try:
             (ctx.target / rel).unlink()
+            ctx.changed.add(rel)
             ctx.removed += 1
         except FileNotFoundError:
             pass
@@ -462,13 +478,14 @@ def write_site_manifest(ctx: BuildContext) -> None:
 
     assert ctx.config is not None
     data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
-    ctx.written += write_if_changed(ctx.target / SITE_MANIFEST, data)
+    if write_if_changed(ctx.target / SITE_MANIFEST, data):
+        ctx.changed.add(SITE_MANIFEST)
     ctx.timings.mark("site manifest")
 
 
 def save_caches(ctx: BuildContext) -> None:
     """Last: what this build wrote, and the parsed articles, for the next build."""
-    assert ctx.model is not None
+    assert ctx.model is not None and ctx.generation is not None
     # Rewriting the whole article cache costs more than parsing a few articles again, so a
     # build that parsed only a few leaves it as it was: the next one re-parses those few.
     n = len(ctx.articles_by_digest)
@@ -486,6 +503,9 @@ def save_caches(ctx: BuildContext) -> None:
             files=sorted(ctx.produced()),
             articles=len(ctx.model.articles),
             sources=ctx.stats,
+            generation=ctx.target.name,
+            base=ctx.generation.previous.name if ctx.generation.previous else "",
+            changed=sorted(ctx.changed),
         ),
     )
     ctx.timings.mark("cache")

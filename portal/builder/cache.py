@@ -1,20 +1,23 @@
 """The build cache: parsed articles by content hash, and what the last build wrote.
 
-JSON files beside the output directory (`<out>/../.portal-cache/`, or where the caller
-says), never inside it. Only ever a speed-up: a missing, unreadable or other-version cache
-means a full build. Plain data only (no pickle): reading a cache never runs code.
+MessagePack files (plain data: reading a cache never runs code, unlike pickle) beside the
+output directory (`<out>/../.portal-cache/`, or where the caller says), never inside it.
+Only ever a speed-up: a missing, unreadable or other-version cache means a full build.
+MessagePack rather than JSON: the article cache is read by every warm build, and decodes
+several times faster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import msgpack
 
 from .content import ParsedArticle
 
@@ -31,8 +34,14 @@ class Manifest:
     pages: dict[str, str] = field(default_factory=dict)  # output file -> key of its inputs
     files: list[str] = field(default_factory=list)  # every file the build produced
     articles: int = 0  # published articles in that build
-    # content file -> [size, mtime_ns, inode, digest] as that build read it
-    sources: dict[str, list[Any]] = field(default_factory=dict)
+    generation: str = ""  # the generation directory it built (see output.py)
+    base: str = ""  # the generation it started from
+    changed: list[str] = field(default_factory=list)  # files it wrote or removed
+    # content file -> (size, mtime_ns, inode, digest) as that build read it
+    sources: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+_MANIFEST_FIELDS = [f.name for f in fields(Manifest)]
 
 
 def default_cache_dir(out_dir: Path) -> Path:
@@ -50,8 +59,8 @@ def out_key(out_dir: Path) -> str:
 def _load(path: Path) -> Any:
     try:
         with path.open("rb") as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError):
+            data = msgpack.unpackb(f.read(), use_list=False, strict_map_key=False)
+    except (OSError, ValueError, msgpack.UnpackException):
         return None
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
         return None  # a cache from another version of the code: ignore it
@@ -62,8 +71,7 @@ def _save(path: Path, payload: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        data = json.dumps({"version": CACHE_VERSION, "payload": payload}, ensure_ascii=False)
-        tmp.write_text(data, encoding="utf-8")
+        tmp.write_bytes(msgpack.packb({"version": CACHE_VERSION, "payload": payload}))
         tmp.replace(path)
     except OSError:
         pass  # a read-only place: builds still work, just without the speed-up
@@ -73,7 +81,6 @@ _FIELDS = [f.name for f in fields(ParsedArticle)]
 _BODY = _FIELDS.index("body_html")
 _DATE = _FIELDS.index("date")
 _UPDATED = _FIELDS.index("updated")
-_TUPLES = [i for i, f in enumerate(fields(ParsedArticle)) if "tuple" in str(f.type)]
 
 
 def _to_row(a: ParsedArticle) -> list[Any]:
@@ -84,20 +91,19 @@ def _to_row(a: ParsedArticle) -> list[Any]:
     return row
 
 
-def _from_row(row: list[Any]) -> ParsedArticle:
-    row = list(row)
-    row[_DATE] = dt.datetime.fromisoformat(row[_DATE])
-    if row[_UPDATED] is not None:
-        row[_UPDATED] = dt.datetime.fromisoformat(row[_UPDATED])
-    for i in _TUPLES:
-        row[i] = tuple(row[i])
-    return ParsedArticle(*row)
+def _from_row(row: tuple[Any, ...]) -> ParsedArticle:
+    # Arrays decode as tuples (use_list=False): the tuple fields need no conversion.
+    values = list(row)
+    values[_DATE] = dt.datetime.fromisoformat(values[_DATE])
+    if values[_UPDATED] is not None:
+        values[_UPDATED] = dt.datetime.fromisoformat(values[_UPDATED])
+    return ParsedArticle(*values)
 
 
 def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[], dict[str, str]]]:
     """Parsed articles by digest, without their bodies, and a function that loads the
     bodies (digest -> HTML): a build that renders few article pages never needs them."""
-    data = _load(cache_dir / "articles.json")
+    data = _load(cache_dir / "articles.msgpack")
     if not isinstance(data, dict):
         return {}, dict
     try:
@@ -106,7 +112,7 @@ def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[
         return {}, dict
 
     def bodies() -> dict[str, str]:
-        found = _load(cache_dir / "bodies.json")
+        found = _load(cache_dir / "bodies.msgpack")
         return found if isinstance(found, dict) else {}
 
     return articles, bodies
@@ -116,13 +122,13 @@ def save_articles(
     cache_dir: Path, articles: dict[str, ParsedArticle], bodies: dict[str, str]
 ) -> None:
     """Keep exactly the articles of this build (old versions drop out)."""
-    _save(cache_dir / "bodies.json", bodies)
-    _save(cache_dir / "articles.json", {d: _to_row(a) for d, a in articles.items()})
+    _save(cache_dir / "bodies.msgpack", bodies)
+    _save(cache_dir / "articles.msgpack", {d: _to_row(a) for d, a in articles.items()})
 
 
 def _manifest_path(cache_dir: Path, out_dir: Path) -> Path:
     tag = hashlib.blake2b(out_key(out_dir).encode(), digest_size=8).hexdigest()
-    return cache_dir / f"manifest-{tag}.json"
+    return cache_dir / f"manifest-{tag}.msgpack"
 
 
 def load_manifest(cache_dir: Path, out_dir: Path) -> Manifest:
@@ -130,7 +136,7 @@ def load_manifest(cache_dir: Path, out_dir: Path) -> Manifest:
     data = _load(_manifest_path(cache_dir, out_dir))
     try:
         manifest = Manifest(**data) if isinstance(data, dict) else None
-    except TypeError:
+    except TypeError:  # saved by a different shape of Manifest
         manifest = None
     if manifest is not None and manifest.out_dir == out_key(out_dir):
         return manifest
@@ -139,4 +145,4 @@ def load_manifest(cache_dir: Path, out_dir: Path) -> Manifest:
 
 def save_manifest(cache_dir: Path, out_dir: Path, manifest: Manifest) -> None:
     """Record what this build wrote."""
-    _save(_manifest_path(cache_dir, out_dir), asdict(manifest))
+    _save(_manifest_path(cache_dir, out_dir), {f: getattr(manifest, f) for f in _MANIFEST_FIELDS})

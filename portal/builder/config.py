@@ -156,7 +156,8 @@ def load_config(site_dir: Path) -> SiteConfig:
         timezone = "UTC"
     counts = {}
     for key, default in (("page_size", 10), ("latest_count", 6), ("feed_size", 20)):
-        counts[key] = check.get(site, key, int, w, default) or default
+        value = check.get(site, key, int, w, default)
+        counts[key] = default if value is None else value
         if counts[key] < 1:
             check.add(key, "must be at least 1")
     footer = site.get("footer", [])

@@ -314,6 +314,10 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
     fm_text, body = split_front_matter(text.replace("\r\n", "\n"), file)
     fp = _FileProblems(file, fm_text)
     fm = _front_matter(fm_text, fp)
+    if fm is None:  # unreadable front matter: its fields can't be checked, the body can
+        for needle, message, hint in render_markdown(body, source)[3].errors:
+            fp.in_body(body, needle, message, hint)
+        raise BuildError(fp.problems)
     for key in sorted(str(k) for k in fm if k not in _FIELDS):
         fp.add(key, "unknown front matter field", did_you_mean(key, _FIELDS))
     title = _text(fm.get("title"), "title", fp, required=True) or ""
@@ -371,8 +375,8 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
     )
 
 
-def _front_matter(fm_text: str, fp: _FileProblems) -> dict[str, Any]:
-    """The front matter as a dict ({} after a problem, so the body is still checked)."""
+def _front_matter(fm_text: str, fp: _FileProblems) -> dict[str, Any] | None:
+    """The front matter as a dict; None (and a problem) when it is not valid YAML."""
     try:
         fm = _load_yaml(fm_text)
     except Exception as exc:  # yaml.YAMLError, without importing yaml up front
@@ -384,12 +388,12 @@ def _front_matter(fm_text: str, fp: _FileProblems) -> dict[str, Any]:
         fp.problems.append(
             Problem(fp.file, line, None, f"front matter is not valid YAML: {problem}", None)
         )
-        return {}
+        return None
     if fm is None:
         return {}
     if not isinstance(fm, dict):
         fp.add(None, "front matter must be 'key: value' lines")
-        return {}
+        return None
     return fm
 
 

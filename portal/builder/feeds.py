@@ -109,5 +109,6 @@ def sitemap(urls: Sequence[tuple[str, dt.datetime | None]]) -> str:
 
 
 def robots(base_url: str) -> str:
-    """robots.txt: everything may be crawled; where the sitemap is."""
-    return f"User-agent: *\nAllow: /\n\nSitemap: {base_url}/sitemap.xml\n"
+    """robots.txt: everything but the builder's own data (_portal/) may be crawled; where
+    the sitemap is."""
+    return f"User-agent: *\nAllow: /\nDisallow: /_portal/\n\nSitemap: {base_url}/sitemap.xml\n"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .config import Category, SiteConfig
 from .content import MD_LINK_PREFIX, ParsedArticle
-from .errors import BuildError, Problem, did_you_mean
+from .errors import Problem, did_you_mean
 from .slugs import assign_slugs
 from .urls import article_url, url_to_file
 
@@ -37,8 +37,7 @@ class SiteModel:
     next_publish: dt.datetime | None
 
 
-def _aware(value: dt.datetime, config: SiteConfig) -> dt.datetime:
-    tz = config.tz
+def _aware(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     if value.tzinfo is None:
         # A date without an offset is read in the site's time zone.
         return value.replace(tzinfo=tz)
@@ -62,13 +61,15 @@ def resolve_site(
     *,
     drafts: bool = False,
     unparsed: frozenset[str] = frozenset(),
-) -> SiteModel:
+) -> tuple[SiteModel, list[Problem]]:
     """Validate cross-file facts (categories, slugs, links between articles) and publish.
     With `drafts`, drafts and future-dated articles are published too (for previews).
     `unparsed`: content files that exist but have problems of their own (links to them
-    are not reported again)."""
+    are not reported again). Returns the site made of the articles without problems, and
+    the problems (the caller reports them with the others of the run)."""
     problems: list[Problem] = []
     categories = config.category_map
+    tz = config.tz
     live: list[tuple[ParsedArticle, dt.datetime]] = []
     n_drafts = scheduled = 0
     next_publish: dt.datetime | None = None
@@ -79,7 +80,7 @@ def resolve_site(
                 Problem(f"content/{p.source}", None, "category", f"unknown {p.category!r}", hint)
             )
             continue
-        date = _aware(p.date, config)
+        date = _aware(p.date, tz)
         if p.draft:
             n_drafts += 1
         elif date > now:
@@ -97,17 +98,16 @@ def resolve_site(
         message = f"{slug!r} is already used by content/{other}"
         problems.append(Problem(f"content/{source}", None, "slug", message, "choose another slug"))
 
-    url_of = {p.source: article_url(slugs[p.source]) for p, _ in live if p.source in slugs}
+    live = [(p, date) for p, date in live if p.source in slugs]
+    url_of = {p.source: article_url(slugs[p.source]) for p, _ in live}
     problems += _article_link_problems(parsed, live, url_of, unparsed)
-    if problems:
-        raise BuildError(problems)
     articles = [
         Article(
             parsed=p,
             slug=slugs[p.source],
             url=url_of[p.source],
             date=date,
-            updated=_aware(p.updated, config) if p.updated else date,
+            updated=_aware(p.updated, tz) if p.updated else date,
             category=categories[p.category],
             link_urls=tuple(url_of.get(t, "") for t in p.md_links),
             status=_status(p, date, now),
@@ -115,7 +115,7 @@ def resolve_site(
         for p, date in live
     ]
     articles.sort(key=lambda a: (-a.date.timestamp(), a.slug))
-    return SiteModel(tuple(articles), n_drafts, scheduled, next_publish)
+    return SiteModel(tuple(articles), n_drafts, scheduled, next_publish), problems
 
 
 def _status(p: ParsedArticle, date: dt.datetime, now: dt.datetime) -> str:

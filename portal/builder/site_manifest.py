@@ -81,5 +81,6 @@ def site_manifest(
         "polls": _raw_polls(settings),
         "next_change": change.isoformat(timespec="seconds") if change else None,
     }
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1, default=_json_default)
+    # No indent: json's C encoder then does the work (a page list can be long).
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=_json_default)
     return (text + "\n").encode("utf-8")
