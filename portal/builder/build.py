@@ -25,7 +25,7 @@ from . import cache as cache_mod
 from .config import SiteConfig, load_config
 from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
 from .errors import BuildError, Problem
-from .images import IMAGES_VERSION, ImageSet, prepare_images, read_variants
+from .images import IMAGES_VERSION, ImageSet, prepare_images, write_variants
 from .model import SiteModel
 from .output import Generation, current_generation
 from .pages import PageTask, SiteView
@@ -174,7 +174,7 @@ class BuildContext:
 
     def produced(self) -> set[str]:
         """Every file this build makes."""
-        return set(self.page_keys) | set(self.extras) | {SITE_MANIFEST}
+        return set(self.page_keys) | set(self.extras) | set(self.images.files) | {SITE_MANIFEST}
 
     def body_of(self, p: ParsedArticle) -> str:
         """An article's HTML, from this build's parse or the cache (loaded on first use)."""
@@ -394,8 +394,7 @@ def resolve(ctx: BuildContext) -> None:
         ctx.extras.update((rel, text.encode()) for rel, text in kind.files(view).items())
     for rel, data in ctx.static_bytes.items():
         ctx.extras[f"static/{rel}"] = data
-    ctx.extras.update(read_variants(ctx.images.files))
-    files = {t.file for t in ctx.tasks} | set(ctx.extras)
+    files = {t.file for t in ctx.tasks} | set(ctx.extras) | set(ctx.images.files)
     ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
     if ctx.problems:
         raise BuildError(ctx.problems)
@@ -458,6 +457,8 @@ def write_extras(ctx: BuildContext) -> None:
     for rel, data in sorted(ctx.extras.items()):
         if write_if_changed(target / rel, data) or not (served / rel).is_file():
             ctx.changed.add(rel)
+    ctx.changed.update(write_variants(target, ctx.images.files))
+    ctx.changed.update(rel for rel in ctx.images.files if not (served / rel).is_file())
     ctx.timings.mark("feeds, index, static")
 
 

@@ -3,8 +3,10 @@
 Every JPEG, PNG and WebP under static/ gets variants 480, 960 and 1,440 px wide (never
 wider than the original), each as WebP and in the original format, under
 /static/_anh/ (a folder editors can't use: the builder skips static folders starting with
-"_"). Variants are made once per image content: they live in the build cache by content
-hash, with a JSON index of sizes, so a build whose images did not change decodes none.
+"_"), named by the original's content hash: a variant's name says what its bytes are.
+Variants are made once per image content: they live in the build cache by content hash,
+with a JSON index of sizes, so a build whose images did not change decodes none, and
+writes none that the output already has.
 SVG passes through; its width and height come from its attributes or viewBox.
 """
 
@@ -333,7 +335,7 @@ def _image_set(found: Mapping[str, Mapping[str, Any]], directory: Path, processe
         for width, height in e["variants"]:
             outs = []
             for out_fmt in sorted({fmt, "WEBP"}):
-                rel = f"static/{VARIANT_DIR}/{stem}-{width}w.{_EXT[out_fmt]}"
+                rel = f"static/{VARIANT_DIR}/{stem}-{width}w.{e['digest'][:10]}.{_EXT[out_fmt]}"
                 files[rel] = directory / f"{e['digest']}-{width}.{_EXT[out_fmt]}"
                 outs.append((out_fmt, rel))
             variants.append(Variant(width, height, tuple(outs)))
@@ -341,6 +343,20 @@ def _image_set(found: Mapping[str, Mapping[str, Any]], directory: Path, processe
     return ImageSet(images, files, processed)
 
 
-def read_variants(files: Mapping[str, Path]) -> dict[str, bytes]:
-    """The variant files' bytes by output file."""
-    return {rel: path.read_bytes() for rel, path in files.items()}
+def write_variants(target: Path, files: Mapping[str, Path]) -> list[str]:
+    """Put the variants into the output directory `target`; returns those written. A
+    variant already there with its size is left alone unread: its name holds the hash of
+    the content it was made from."""
+    from .render import write_if_changed
+
+    written = []
+    for rel in sorted(files):
+        source, path = files[rel], target / rel
+        try:
+            if path.stat().st_size == source.stat().st_size:
+                continue
+        except FileNotFoundError:
+            pass
+        if write_if_changed(path, source.read_bytes()):
+            written.append(rel)
+    return written
