@@ -9,6 +9,7 @@ pages whose inputs are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,21 +17,26 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
-from .config import SiteConfig, load_config
-from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
+from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
-from .images import IMAGES_VERSION, ImageSet, prepare_images, write_variants
-from .model import SiteModel
+from .images import IMAGES_VERSION
 from .output import Generation, current_generation
-from .pages import PageTask, SiteView
-from .site_manifest import SITE_MANIFEST, next_change, site_manifest
-from .workers import Pool, Progress, Timings, default_workers
+from .urls import SITE_MANIFEST
+from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
+
+if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
+    from .config import SiteConfig
+    from .content import ParsedArticle
+    from .images import ImageSet
+    from .model import SiteModel
+    from .pages import PageTask, SiteView
 
 BUILDER_VERSION = "2"
 
@@ -98,6 +104,8 @@ def _hash(*parts: str | bytes) -> str:
 
 def _parse_chunk(items: list[tuple[str, bytes]]) -> list[ParsedArticle | list[Problem]]:
     """Worker: parse files; a file's problems come back as a list (all get reported)."""
+    from .content import parse_article
+
     out: list[ParsedArticle | list[Problem]] = []
     for source, raw in items:
         try:
@@ -148,8 +156,9 @@ class BuildContext:
     fresh: dict[str, ParsedArticle] = field(default_factory=dict)  # parsed by this build
     load_bodies: Callable[[], dict[str, str]] = dict
     stored_bodies: dict[str, str] | None = None
-    # prepare_images
-    images: ImageSet = field(default_factory=lambda: ImageSet({}, {}))
+    articles_saved: bool = False
+    # prepare_site_images
+    images: ImageSet | None = None
     # resolve
     model: SiteModel | None = None
     view: SiteView | None = None
@@ -174,7 +183,8 @@ class BuildContext:
 
     def produced(self) -> set[str]:
         """Every file this build makes."""
-        return set(self.page_keys) | set(self.extras) | set(self.images.files) | {SITE_MANIFEST}
+        variants = self.images.files if self.images else {}
+        return set(self.page_keys) | set(self.extras) | set(variants) | {SITE_MANIFEST}
 
     def body_of(self, p: ParsedArticle) -> str:
         """An article's HTML, from this build's parse or the cache (loaded on first use)."""
@@ -184,6 +194,8 @@ class BuildContext:
             self.stored_bodies = self.load_bodies()
         body = self.stored_bodies.get(p.digest)
         if body is None:  # the cache lost it: parse the file again
+            from .content import parse_article
+
             source = self.sources[p.source]
             body = parse_article(p.source, _read(source), p.source).body_html
         return body or ""
@@ -201,7 +213,7 @@ class BuildContext:
             removed=self.removed,
             up_to_date=up_to_date,
             next_change=self.next_change,
-            images_processed=self.images.processed,
+            images_processed=self.images.processed if self.images else 0,
         )
 
 
@@ -267,10 +279,6 @@ def read_inputs(ctx: BuildContext) -> None:
     if out_dir.resolve() == site_dir.resolve() or site_dir.resolve() in out_dir.resolve().parents:
         message = f"the output directory {out_dir} is inside the site directory"
         raise BuildError([Problem(str(out_dir), None, None, message, "build somewhere else")])
-    try:
-        ctx.config = load_config(site_dir)
-    except BuildError as exc:
-        ctx.problems += exc.problems  # reported with the articles' problems, after parsing
     settings = site_dir / "site.toml"
     ctx.settings_bytes = settings.read_bytes() if settings.is_file() else b""
     ctx.manifest = cache_mod.load_manifest(ctx.cache_dir, out_dir)
@@ -311,15 +319,36 @@ def read_inputs(ctx: BuildContext) -> None:
     ctx.timings.mark("read inputs")
 
 
+def _directory_times(out_dir: Path, files: list[str]) -> dict[str, int]:
+    """mtime_ns of each directory holding output files: removing a file changes it."""
+    out = str(out_dir) + "/"
+    dirs = {rel.rpartition("/")[0] for rel in files}
+    times = {}
+    for d in sorted(dirs):
+        with contextlib.suppress(FileNotFoundError):
+            times[d] = os.stat(out + d).st_mtime_ns
+    return times
+
+
+def _output_intact(out_dir: Path, m: cache_mod.Manifest) -> bool:
+    """Every file the last build made is still served. Its directories unchanged since
+    that build say so at the cost of a few stats; else each file is looked for."""
+    if current_generation(out_dir) is None:
+        return False
+    if m.directories and _directory_times(out_dir, m.files) == m.directories:
+        return True
+    out = str(out_dir) + "/"
+    return all(os.path.isfile(out + rel) for rel in m.files)
+
+
 def is_up_to_date(ctx: BuildContext) -> bool:
     """Nothing changed since the last build, no scheduled time passed, every file is there."""
     m = ctx.manifest
-    if ctx.problems or m.fingerprint != ctx.fingerprint:
+    if m.fingerprint != ctx.fingerprint:
         return False
     if m.next_publish is not None and ctx.now.timestamp() >= m.next_publish:
         return False
-    out = str(ctx.out_dir)
-    if not all(os.path.isfile(os.path.join(out, rel)) for rel in m.files):
+    if not _output_intact(ctx.out_dir, m):
         return False
     if m.next_publish is not None:
         ctx.next_change = dt.datetime.fromtimestamp(m.next_publish, dt.UTC)
@@ -327,7 +356,14 @@ def is_up_to_date(ctx: BuildContext) -> bool:
 
 
 def parse(ctx: BuildContext) -> None:
-    """Stage 2: parse the articles the cache doesn't have, collecting every problem."""
+    """Stage 2: check the settings and parse the articles the cache doesn't have,
+    collecting every problem."""
+    from .config import load_config
+
+    try:
+        ctx.config = load_config(ctx.site_dir)
+    except BuildError as exc:
+        ctx.problems += exc.problems  # reported with the articles' problems
     cached, ctx.load_bodies = cache_mod.load_articles(ctx.cache_dir)
     todo = [
         (rel, ctx.raws[rel] if rel in ctx.raws else _read(ctx.sources[rel]))
@@ -335,10 +371,16 @@ def parse(ctx: BuildContext) -> None:
         if ctx.digests[rel] not in cached
     ]
     ctx.progress.start("Parsing articles", len(todo))
-    results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
+    if ctx.pool.forks():
+        from .content import warm_up
+
+        warm_up()  # imported and set up once, here, rather than in each worker
+        results = ctx.pool.map_shared(_parse_chunk, todo, ctx.progress)
+    else:
+        results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
     ctx.progress.finish()
     for result in results:
-        if isinstance(result, ParsedArticle):
+        if not isinstance(result, list):
             ctx.fresh[result.digest] = result
         else:
             ctx.problems += result
@@ -353,6 +395,7 @@ def parse(ctx: BuildContext) -> None:
 def prepare_site_images(ctx: BuildContext) -> None:
     """Stage 2b: the size of every image under static/, and resized variants of the
     photos, from the image cache when their bytes were seen before."""
+    from .images import prepare_images
 
     def run(fn: Callable[..., list[Any]], items: Sequence[Any], *args: Any) -> list[Any]:
         ctx.progress.start("Resizing images", len(items))
@@ -372,6 +415,8 @@ def resolve(ctx: BuildContext) -> None:
     will have, and the links between them checked. Raises every problem found so far."""
     from .kinds import KINDS
     from .model import link_problems, resolve_site
+    from .pages import SiteView
+    from .site_manifest import next_change
 
     if ctx.config is None:
         raise BuildError(ctx.problems)
@@ -394,7 +439,8 @@ def resolve(ctx: BuildContext) -> None:
         ctx.extras.update((rel, text.encode()) for rel, text in kind.files(view).items())
     for rel, data in ctx.static_bytes.items():
         ctx.extras[f"static/{rel}"] = data
-    files = {t.file for t in ctx.tasks} | set(ctx.extras) | set(ctx.images.files)
+    files = {t.file for t in ctx.tasks} | set(ctx.extras)
+    files |= set(ctx.images.files if ctx.images else ())
     ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
     if ctx.problems:
         raise BuildError(ctx.problems)
@@ -407,7 +453,8 @@ def render(ctx: BuildContext) -> None:
     rendered once, here, and handed to every page as globals."""
     from markupsafe import Markup
 
-    from .render import RenderSetup, Task, init_worker, render_batch, render_string
+    from . import render as render_mod
+    from .render import RenderSetup, Task, init_worker, render_string
 
     assert ctx.view is not None
     base = RenderSetup(
@@ -416,6 +463,7 @@ def render(ctx: BuildContext) -> None:
         out_dir=str(ctx.target),
         globals=ctx.view.globals(),
         bytecode_dir=str(ctx.cache_dir / "templates"),
+        templates_version=_hash(ctx.template_key, ctx.widget_version),
     )
     init_worker(base)
     latest = render_string("partials/latest.html", {"items": ctx.view.latest_items()})
@@ -432,17 +480,31 @@ def render(ctx: BuildContext) -> None:
     # served (the new generation has what the served one has).
     assert ctx.generation is not None
     known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
-    tasks: list[Task] = []
+    todo: list[PageTask] = []
     for task in ctx.tasks:
         key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
         if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
             continue
-        tasks.append((task.template, task.file, task.make_context()))
+        todo.append(task)
         if known.get(task.file) == key:  # deleted by hand: differs from what is served
             ctx.changed.add(task.file)
     ctx.timings.mark("page keys")
-    ctx.progress.start("Rendering pages", len(tasks))
-    rendered = ctx.pool.map_chunks(render_batch, tasks, ctx.progress, setup)
+    ctx.progress.start("Rendering pages", len(todo))
+    # This process would only wait for the workers: it saves the article cache meanwhile.
+    meanwhile = partial(save_article_cache, ctx)
+    if ctx.pool.forks():
+        if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
+            ctx.stored_bodies = ctx.load_bodies()  # once here, not in every worker
+        render_mod.load_templates({t.template for t in todo})  # compiled once, inherited
+        # Workers forked now inherit the site view: each makes its pages' contexts.
+        rendered = ctx.pool.map_shared(
+            render_mod.render_pages, todo, ctx.progress, setup, meanwhile=meanwhile
+        )
+    else:  # spawned workers share nothing: send them the contexts
+        tasks: list[Task] = [(t.template, t.file, t.make_context()) for t in todo]
+        rendered = ctx.pool.map_chunks(
+            render_mod.render_batch, tasks, ctx.progress, setup, meanwhile=meanwhile
+        )
     ctx.progress.finish()
     ctx.changed.update(rel for rel, changed in rendered if changed)
     ctx.timings.mark("render")
@@ -457,8 +519,11 @@ def write_extras(ctx: BuildContext) -> None:
     for rel, data in sorted(ctx.extras.items()):
         if write_if_changed(target / rel, data) or not (served / rel).is_file():
             ctx.changed.add(rel)
-    ctx.changed.update(write_variants(target, ctx.images.files))
-    ctx.changed.update(rel for rel in ctx.images.files if not (served / rel).is_file())
+    if ctx.images:
+        from .images import write_variants
+
+        ctx.changed.update(write_variants(target, ctx.images.files))
+        ctx.changed.update(rel for rel in ctx.images.files if not (served / rel).is_file())
     ctx.timings.mark("feeds, index, static")
 
 
@@ -476,6 +541,7 @@ def prune(ctx: BuildContext) -> None:
 def write_site_manifest(ctx: BuildContext) -> None:
     """Stage 7: `_portal/site.json`, what the service follows (pages, polls, time zone)."""
     from .render import write_if_changed
+    from .site_manifest import site_manifest
 
     assert ctx.config is not None
     data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
@@ -484,15 +550,22 @@ def write_site_manifest(ctx: BuildContext) -> None:
     ctx.timings.mark("site manifest")
 
 
-def save_caches(ctx: BuildContext) -> None:
-    """Last: what this build wrote, and the parsed articles, for the next build."""
-    assert ctx.model is not None and ctx.generation is not None
+def save_article_cache(ctx: BuildContext) -> None:
+    """The parsed articles, for the next build (while workers render, when there are)."""
     # Rewriting the whole article cache costs more than parsing a few articles again, so a
     # build that parsed only a few leaves it as it was: the next one re-parses those few.
     n = len(ctx.articles_by_digest)
-    if len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000):
+    if not ctx.articles_saved and (len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000)):
         bodies = {d: ctx.body_of(a) for d, a in ctx.articles_by_digest.items()}
         cache_mod.save_articles(ctx.cache_dir, ctx.articles_by_digest, bodies)
+    ctx.articles_saved = True
+
+
+def save_caches(ctx: BuildContext) -> None:
+    """Last: what this build wrote, and the parsed articles, for the next build."""
+    assert ctx.model is not None and ctx.generation is not None
+    save_article_cache(ctx)
+    files = sorted(ctx.produced())
     cache_mod.save_manifest(
         ctx.cache_dir,
         ctx.out_dir,
@@ -501,12 +574,13 @@ def save_caches(ctx: BuildContext) -> None:
             fingerprint=ctx.fingerprint,
             next_publish=ctx.next_change.timestamp() if ctx.next_change else None,
             pages=ctx.page_keys,
-            files=sorted(ctx.produced()),
+            files=files,
             articles=len(ctx.model.articles),
             sources=ctx.stats,
             generation=ctx.target.name,
             base=ctx.generation.previous.name if ctx.generation.previous else "",
             changed=sorted(ctx.changed),
+            directories=_directory_times(ctx.out_dir, files),
         ),
     )
     ctx.timings.mark("cache")

@@ -10,16 +10,18 @@ several times faster.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from .content import ParsedArticle
+if TYPE_CHECKING:
+    from .content import ParsedArticle
 
 CACHE_VERSION = 4
 
@@ -37,6 +39,8 @@ class Manifest:
     generation: str = ""  # the generation directory it built (see output.py)
     base: str = ""  # the generation it started from
     changed: list[str] = field(default_factory=list)  # files it wrote or removed
+    # mtime_ns of each output directory once it was done (a removed file changes it)
+    directories: dict[str, int] = field(default_factory=dict)
     # content file -> (size, mtime_ns, inode, digest) as that build read it
     sources: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
@@ -77,27 +81,33 @@ def _save(path: Path, payload: Any) -> None:
         pass  # a read-only place: builds still work, just without the speed-up
 
 
-_FIELDS = [f.name for f in fields(ParsedArticle)]
-_BODY = _FIELDS.index("body_html")
-_DATE = _FIELDS.index("date")
-_UPDATED = _FIELDS.index("updated")
+@functools.cache
+def _layout() -> tuple[type[ParsedArticle], int, int, int]:
+    """ParsedArticle and where its body and dates are in a row (imported on first use:
+    a no-change build reads no articles)."""
+    from .content import ParsedArticle
+
+    names = [f.name for f in fields(ParsedArticle)]
+    return ParsedArticle, names.index("body_html"), names.index("date"), names.index("updated")
 
 
 def _to_row(a: ParsedArticle) -> list[Any]:
-    row: list[Any] = [getattr(a, f) for f in _FIELDS]
-    row[_BODY] = None
-    row[_DATE] = a.date.isoformat()
-    row[_UPDATED] = a.updated.isoformat() if a.updated else None
+    _, body, date, updated = _layout()
+    row: list[Any] = [getattr(a, f.name) for f in fields(a)]
+    row[body] = None
+    row[date] = a.date.isoformat()
+    row[updated] = a.updated.isoformat() if a.updated else None
     return row
 
 
 def _from_row(row: tuple[Any, ...]) -> ParsedArticle:
     # Arrays decode as tuples (use_list=False): the tuple fields need no conversion.
+    cls, _, date, updated = _layout()
     values = list(row)
-    values[_DATE] = dt.datetime.fromisoformat(values[_DATE])
-    if values[_UPDATED] is not None:
-        values[_UPDATED] = dt.datetime.fromisoformat(values[_UPDATED])
-    return ParsedArticle(*values)
+    values[date] = dt.datetime.fromisoformat(values[date])
+    if values[updated] is not None:
+        values[updated] = dt.datetime.fromisoformat(values[updated])
+    return cls(*values)
 
 
 def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[], dict[str, str]]]:

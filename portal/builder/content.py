@@ -7,7 +7,6 @@ parsed article can be cached by content hash and reused across builds and settin
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 import posixpath
 import re
@@ -16,12 +15,10 @@ from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
 
+from .digest import digest_for
 from .errors import BuildError, Problem, did_you_mean
 from .search import fold, json_string
 from .slugs import is_valid_slug, slugify
-
-# Bump when parse output changes shape or meaning: it invalidates every cached article.
-PARSER_VERSION = "7"
 
 #: Placeholder for a link to another article's source file; the renderer swaps in its URL
 #: once every slug is known (slugs depend on the whole site, parsing must not).
@@ -87,17 +84,6 @@ class ParsedArticle:
     images: tuple[str, ...]  # site-absolute image paths it shows
 
 
-def digest_for(source: str, raw: bytes) -> str:
-    """The cache key of one content file."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(PARSER_VERSION.encode())
-    h.update(b"\0")
-    h.update(source.encode())
-    h.update(b"\0")
-    h.update(raw)
-    return h.hexdigest()
-
-
 _md: Any = None
 
 # CommonMark without raw HTML (editors' markup is escaped, never passed through), plus tables.
@@ -117,6 +103,12 @@ def markdown() -> Any:
 
         _md = MarkdownIt("zero").enable_many(_PLUGINS)
     return _md
+
+
+def warm_up() -> None:
+    """Import and set up the YAML and Markdown parsers (before forking workers)."""
+    _load_yaml("")
+    markdown()
 
 
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)

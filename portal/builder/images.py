@@ -20,14 +20,13 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
-
-from markupsafe import Markup
+from typing import TYPE_CHECKING, Any
 
 from .errors import BuildError, Problem
+
+if TYPE_CHECKING:  # imported where used: a no-change build only reads IMAGES_VERSION
+    from markupsafe import Markup
 
 #: Widths of the variants, in CSS pixels of a 1x screen; never more than the original's.
 WIDTHS = (480, 960, 1440)
@@ -64,6 +63,8 @@ class ImageInfo:
 
     def srcset(self, fmt: str) -> str:
         """The srcset of one format's variants ('' when there are none)."""
+        from urllib.parse import quote
+
         return ", ".join(
             f"/{quote(rel)} {v.width}w" for v in self.variants for f, rel in v.files if f == fmt
         )
@@ -71,6 +72,8 @@ class ImageInfo:
     @property
     def src(self) -> str:
         """What <img src> names: the widest variant in the original format, else the file."""
+        from urllib.parse import quote
+
         if self.variants:
             return "/" + quote(dict(self.variants[-1].files)[self.format])
         return quote(self.url)
@@ -101,6 +104,10 @@ def picture_html(
     """An <img> (in a <picture> with a WebP source when there are variants) with width and
     height, so the browser reserves its space before it loads. `src` and `alt_html` are
     HTML-escaped already; an image the site doesn't have (another site's) keeps its src."""
+    from html import escape
+
+    from markupsafe import Markup
+
     cls = f' class="{css_class}"' if css_class else ""
     loading = ' loading="lazy"' if lazy else ""
     if info is None:

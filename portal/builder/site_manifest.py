@@ -17,7 +17,6 @@ from .config import SiteConfig
 from .model import SiteModel
 from .pages import PageTask
 
-SITE_MANIFEST = "_portal/site.json"
 FORMAT = 1
 
 
