@@ -41,7 +41,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_article(site, "a", "Bài A", "2025-06-10", ["lúa", "nước"])
     write_article(site, "b", "Bài B", "2025-06-01", ["lúa", "nước"])
     write_article(site, "c", "Bài C", "2025-06-05", ["nước"], category="thong-bao")
-    write_article(site, "d", "Bài D", "2025-06-20", [])
+    write_article(site, "d", "Bài D", "2025-06-20", ['"?!"'])  # no slug: no page
     (site / "content/tin-tuc/d.md").write_text(
         read(site, "content/tin-tuc/d.md").replace(
             "date:", "updated: 2025-07-02T10:00:00+07:00\ndate:"
@@ -88,6 +88,12 @@ def test_article_tags_link_to_their_pages(out: Path) -> None:
     assert '<li><a href="/the/nuoc/">nước</a></li>' in html
     tag_page = read(out, "the/lua/index.html")
     assert titles_in(tag_page) == ["Bài A", "Bài B"]
+
+
+def test_tag_without_a_slug_is_shown_unlinked(out: Path) -> None:
+    html = read(out, "bai-viet/bai-d.html")
+    assert '<ul class="tags" aria-label="Từ khóa">\n    <li>?!</li>' in html
+    assert not (out / "the/index.html").exists()  # no page at an empty slug
 
 
 def test_related_articles_order(out: Path) -> None:
