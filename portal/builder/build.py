@@ -407,7 +407,8 @@ def prepare_site_images(ctx: BuildContext) -> None:
 
     def run(fn: Callable[..., list[Any]], items: Sequence[Any], *args: Any) -> list[Any]:
         ctx.progress.start("Resizing images", len(items))
-        done = ctx.pool.map_chunks(fn, items, ctx.progress, *args)
+        # A photo takes a good part of a second: two already pay for the workers.
+        done = ctx.pool.map_chunks(fn, items, ctx.progress, *args, threshold=2)
         ctx.progress.finish()
         return done
 
