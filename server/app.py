@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from server.catalog import SiteCatalog
 from server.clients import ForwardedMiddleware
 from server.cors import cors_middleware
 from server.edge import Edge, EdgeMiddleware
@@ -21,7 +23,6 @@ from server.errors import EXCEPTION_HANDLERS
 from server.hotpaths import HotPaths
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
-from server.poll_config import load_polls
 from server.polls import PollStore
 from server.presence import Presence
 from server.ratelimit import VoteRateLimiter
@@ -74,7 +75,7 @@ class PortalApp(Starlette):
 
 def create_app(settings: Settings) -> PortalApp:
     """The service for `settings`; connects to Redis when it starts, not before."""
-    polls = load_polls(settings.site_dir / "site.toml")
+    catalog = SiteCatalog(settings.site_manifest, settings.site_dir / "site.toml")
     signer = SessionSigner(settings.secret_keys, settings.session_max_age)
     metrics = Metrics()
     edge = Edge(
@@ -86,11 +87,13 @@ def create_app(settings: Settings) -> PortalApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = await connect(settings)
+        polls = PollStore(redis, settings.redis_prefix, catalog)
         app.state.services = Services(
             settings=settings,
             redis=redis,
+            catalog=catalog,
             presence=Presence(redis, settings.redis_prefix, settings.presence_ttl),
-            polls=PollStore(redis, settings.redis_prefix, polls),
+            polls=polls,
             signer=signer,
             metrics=metrics,
             limiter=(
@@ -99,9 +102,11 @@ def create_app(settings: Settings) -> PortalApp:
                 else None
             ),
         )
+        following = asyncio.create_task(_follow_site(catalog, polls))
         try:
             yield
         finally:
+            following.cancel()
             await redis.aclose()
             if edge.access_log is not None:
                 edge.access_log.flush()
@@ -135,6 +140,18 @@ def create_app(settings: Settings) -> PortalApp:
         edge, signer, settings.trusted_proxies, cross_origin=bool(settings.allowed_origins)
     )
     return app
+
+
+async def _follow_site(catalog: SiteCatalog, polls: PollStore) -> None:
+    """Reload pages and polls within a second of a new build (see `server.catalog`)."""
+    while True:
+        await asyncio.sleep(CATALOG_REFRESH_SECONDS)
+        before = catalog.polls
+        if catalog.refresh():
+            await polls.warn_retired(before)
+
+
+CATALOG_REFRESH_SECONDS = 1.0
 
 
 def create_app_from_env() -> PortalApp:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,30 @@ class Poll:
     id: str
     question: str
     options: tuple[Option, ...]
-    open: bool = True
+    enabled: bool = True
+    """`open = false` in site.toml closes the poll whatever its schedule."""
+    opens: datetime | None = None
+    closes: datetime | None = None
 
     def has_option(self, option_id: str) -> bool:
         return any(option.id == option_id for option in self.options)
+
+    def is_open_at(self, now: datetime) -> bool:
+        """Open: enabled, and `now` within [opens, closes)."""
+        if not self.enabled:
+            return False
+        if self.opens is not None and now < self.opens:
+            return False
+        return self.closes is None or now < self.closes
+
+    @property
+    def open(self) -> bool:
+        """Open now, by the clock: a schedule needs no rebuild or restart."""
+        return self.is_open_at(datetime.now(UTC))
+
+    @property
+    def not_yet_open(self) -> bool:
+        return self.enabled and self.opens is not None and datetime.now(UTC) < self.opens
 
 
 def load_polls(site_toml: Path) -> dict[str, Poll]:
@@ -44,9 +66,15 @@ def load_polls(site_toml: Path) -> dict[str, Poll]:
         data = tomllib.loads(site_toml.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PollConfigError(f"{site_toml}: not valid TOML: {exc}") from None
+    return polls_from_tables(data.get("polls", []), str(site_toml))
+
+
+def polls_from_tables(tables: Sequence[Any], source: str) -> dict[str, Poll]:
+    """Polls from the `[[polls]]` tables (as parsed from TOML, or copied into the build's
+    manifest), checked; `source` names where they came from in messages."""
     polls: dict[str, Poll] = {}
-    for index, entry in enumerate(data.get("polls", [])):
-        where = f"{site_toml}: polls[{index}]"
+    for index, entry in enumerate(tables):
+        where = f"{source}: polls[{index}]"
         if not isinstance(entry, dict):
             raise PollConfigError(f"{where}: must be a table")
         poll_id, question = entry.get("id"), entry.get("question")
@@ -59,8 +87,30 @@ def load_polls(site_toml: Path) -> dict[str, Poll]:
         is_open = entry.get("open", True)
         if not isinstance(is_open, bool):
             raise PollConfigError(f"{where} ({poll_id}): open must be true or false")
-        polls[poll_id] = Poll(poll_id, question.strip(), _options(where, entry), is_open)
+        opens, closes = _moment(where, entry, "opens"), _moment(where, entry, "closes")
+        if opens is not None and closes is not None and closes <= opens:
+            raise PollConfigError(f"{where} ({poll_id}): closes must be after opens")
+        options = _options(where, entry)
+        polls[poll_id] = Poll(poll_id, question.strip(), options, is_open, opens, closes)
     return polls
+
+
+def _moment(where: str, entry: dict[str, Any], name: str) -> datetime | None:
+    """`opens` / `closes`: ISO 8601 with an offset (TOML's offset date-time, or a string)."""
+    value = entry.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise PollConfigError(
+            f"{where}: {name} must be a date and time with its offset, "
+            "such as 2026-12-01T08:00:00+07:00"
+        )
+    return value
 
 
 def _options(where: str, entry: dict[str, Any]) -> tuple[Option, ...]:

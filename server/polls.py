@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from server.batching import Coalescer
+from server.catalog import SiteCatalog
 from server.poll_config import Poll
 from server.store import RedisClient, load_script, run_scripts
 
 _UPDATED_AT = ":updated_at"
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +31,14 @@ class Tally:
     """What Redis holds for one poll; `voted` is the asking session's choice, if any."""
 
     votes: dict[str, int]
+    """Every option with counted votes, options no longer in `site.toml` ("retired") too."""
     voted: str | None
     updated_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        """Every ballot counted, those for retired options included."""
+        return sum(self.votes.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,39 +57,61 @@ def _timestamp(stamp: str | bytes | None) -> datetime | None:
 
 def _decode_tally(poll: Poll, flat: list[bytes], voted: bytes | None) -> Tally:
     fields = _fields(flat)
-    return Tally(
-        votes={option.id: int(fields.get(option.id, 0)) for option in poll.options},
-        voted=voted.decode() if voted else None,
-        updated_at=_timestamp(fields.get(_UPDATED_AT)),
-    )
+    votes = {option.id: int(fields.get(option.id, 0)) for option in poll.options}
+    for field, value in fields.items():
+        if field not in votes and not field.startswith(":") and int(value) > 0:
+            votes[field] = int(value)  # a retired option: its votes stay counted
+    return Tally(votes, voted.decode() if voted else None, _timestamp(fields.get(_UPDATED_AT)))
 
 
 class PollStore:
-    """Reads tallies and casts votes for the configured polls."""
+    """Reads tallies and casts votes for the polls the site defines now (`catalog.polls`)."""
 
-    def __init__(self, redis: RedisClient, prefix: str, polls: dict[str, Poll]) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, catalog: SiteCatalog) -> None:
         self.redis = redis
-        self.polls = polls
-        self._keys = {
-            poll_id: [f"{prefix}{{poll:{poll_id}}}:ballots", f"{prefix}{{poll:{poll_id}}}:tally"]
-            for poll_id in polls
-        }
+        self.catalog = catalog
+        self._prefix = prefix
         self._vote = load_script(redis, "vote")
         self._read = load_script(redis, "poll_read")
         # One coalescer per poll: a script call may only touch one poll's keys (one hash slot).
-        self._votes: dict[str, Coalescer[tuple[str, str], VoteResult]] = {
-            poll_id: Coalescer(self._vote_batch_for(poll)) for poll_id, poll in polls.items()
-        }
+        self._votes: dict[Poll, Coalescer[tuple[str, str], VoteResult]] = {}
+
+    @property
+    def polls(self) -> dict[str, Poll]:
+        return self.catalog.polls
+
+    def _keys(self, poll_id: str) -> list[str]:
+        tag = f"{self._prefix}{{poll:{poll_id}}}"
+        return [f"{tag}:ballots", f"{tag}:tally"]
 
     async def tally(self, poll: Poll, session_id: str | None) -> Tally:
-        voted, flat = await self._read(keys=self._keys[poll.id], args=[session_id or ""])
+        voted, flat = await self._read(keys=self._keys(poll.id), args=[session_id or ""])
         return _decode_tally(poll, flat, voted)
+
+    async def warn_retired(self, before: dict[str, Poll]) -> None:
+        """Log each option that has counted votes and is gone from the polls now defined: its
+        votes stay counted (and shown to admins as retired), never hidden."""
+        for poll_id, old in before.items():
+            new = self.polls.get(poll_id)
+            gone = [o.id for o in old.options if new is None or not new.has_option(o.id)]
+            if not gone:
+                continue
+            counts = await self.redis.hmget(self._keys(poll_id)[1], gone)
+            for option_id, count in zip(gone, counts, strict=True):
+                if count and int(count) > 0:
+                    _log.warning(
+                        "poll %s: option %s has %s votes and is no longer in site.toml; "
+                        "its votes stay counted and admins see it as retired",
+                        poll_id,
+                        option_id,
+                        int(count),
+                    )
 
     async def tallies(self, session_id: str | None) -> list[Tally]:
         """Every poll's tally, in one round trip (one per node on a cluster)."""
         polls = list(self.polls.values())
         results = await run_scripts(
-            self.redis, [(self._read, self._keys[p.id], [session_id or ""]) for p in polls]
+            self.redis, [(self._read, self._keys(p.id), [session_id or ""]) for p in polls]
         )
         return [
             _decode_tally(p, flat, voted) for p, (voted, flat) in zip(polls, results, strict=True)
@@ -88,20 +119,25 @@ class PollStore:
 
     async def vote(self, poll: Poll, session_id: str, option_id: str) -> VoteResult:
         """Cast `session_id`'s one vote; `counted` is False if it had voted already."""
-        return await self._votes[poll.id]((session_id, option_id))
+        coalescer = self._votes.get(poll)
+        if coalescer is None:
+            # Per definition: a reloaded poll (other options) gets its own from then on.
+            if len(self._votes) > 4 * len(self.polls) + 16:
+                self._votes.clear()  # definitions of earlier builds; batches in flight keep theirs
+            coalescer = self._votes[poll] = Coalescer(self._vote_batch_for(poll))
+        return await coalescer((session_id, option_id))
 
     def _vote_batch_for(
         self, poll: Poll
     ) -> Callable[[list[tuple[str, str]]], Awaitable[list[VoteResult]]]:
-        keys = self._keys[poll.id]
+        keys = self._keys(poll.id)
 
         async def vote_batch(votes: list[tuple[str, str]]) -> list[VoteResult]:
             """One script call for many votes; each answered with the tally right after it."""
             args = [value for vote in votes for value in vote]
             before, stamp, flat = await self._vote(keys=keys, args=args)
-            fields = _fields(before)
-            counts = {option.id: int(fields.get(option.id, 0)) for option in poll.options}
-            updated_at = _timestamp(fields.get(_UPDATED_AT))
+            tally = _decode_tally(poll, before, None)
+            counts, updated_at = tally.votes, tally.updated_at
             stamped = _timestamp(stamp)
             results = []
             for i in range(0, len(flat), 2):
@@ -123,9 +159,11 @@ def poll_json(poll: Poll, tally: Tally) -> dict[str, Any]:
         "options": [
             {"id": o.id, "label": o.label, "votes": tally.votes[o.id]} for o in poll.options
         ],
-        "total": sum(tally.votes.values()),
+        "total": tally.total,
         "voted": tally.voted,
         "open": poll.open,
+        "opens": poll.opens.isoformat() if poll.opens else None,
+        "closes": poll.closes.isoformat() if poll.closes else None,
     }
 
 
@@ -134,7 +172,8 @@ def poll_json_bytes(poll: Poll, tally: Tally) -> bytes:
     answer with it)."""
     votes = [tally.votes[option.id] for option in poll.options]
     voted = "null" if tally.voted is None else f'"{tally.voted}"'  # option ids are [a-z0-9-]
-    return (_poll_template(poll) % (*votes, sum(votes), voted)).encode()
+    is_open = "true" if poll.open else "false"
+    return (_poll_template(poll) % (*votes, tally.total, voted, is_open)).encode()
 
 
 @functools.cache
@@ -146,12 +185,21 @@ def _poll_template(poll: Poll) -> str:
         f'{{"id":{dumps(o.id)},"label":{dumps(o.label)},"votes":%d}}' for o in poll.options
     )
     head = f'{{"id":{dumps(poll.id)},"question":{dumps(poll.question)},"options":['
-    return f'{head}{options}],"total":%d,"voted":%s,"open":{"true" if poll.open else "false"}}}'
+    opens = dumps(poll.opens.isoformat()) if poll.opens else "null"
+    closes = dumps(poll.closes.isoformat()) if poll.closes else "null"
+    tail = f',"opens":{opens},"closes":{closes}}}'
+    return f'{head}{options}],"total":%d,"voted":%s,"open":%s{tail}'
 
 
 def admin_tally_json(poll: Poll, tally: Tally) -> dict[str, Any]:
     """The poll shape plus `percent` per option and `updated_at`, for admins."""
     body = poll_json(poll, tally)
+    current = {option.id for option in poll.options}
+    body["options"] += [
+        {"id": option_id, "label": option_id, "votes": votes, "retired": True}
+        for option_id, votes in tally.votes.items()
+        if option_id not in current
+    ]
     percents = percentages([o["votes"] for o in body["options"]])
     for option, percent in zip(body["options"], percents, strict=True):
         option["percent"] = percent

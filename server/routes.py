@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from server.catalog import SiteCatalog
 from server.clients import client_address
 from server.errors import ApiError, error_json, error_response
 from server.metrics import Metrics, metrics_endpoint
@@ -47,6 +48,7 @@ class Services:
 
     settings: Settings
     redis: RedisClient
+    catalog: SiteCatalog
     presence: Presence
     polls: PollStore
     signer: SessionSigner

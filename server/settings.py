@@ -19,6 +19,12 @@ address votes more only when several people share it (an office, a school, a mob
 NAT): 30 a minute lets a whole office vote within minutes, while a script stuffing ballots gets
 30 instead of thousands. `PORTAL_VOTE_RATE_LIMIT=off` turns it off."""
 
+DEFAULT_NEW_VISITOR_LIMIT = "60/minute"
+"""New sessions handed out per client address: every cookie-less call would otherwise be a new
+visitor, and one script could push the public counts up at will."""
+
+MIN_ADMIN_TOKEN_LENGTH = 16
+
 
 class SettingsError(ValueError):
     """A setting has a value the service cannot use; the message says which and why."""
@@ -51,6 +57,25 @@ class Settings:
     """Peers whose X-Forwarded-For / X-Forwarded-Proto are believed."""
     access_log: bool = False
     """One JSON line per request on stderr (on by default from the environment)."""
+    new_visitor_limit: str | None = None
+    """A `limits` rate string for new sessions handed out per client address; None = no limit."""
+    max_online_per_address: int = 50
+    """Sessions of one client address counted online at once."""
+    max_visitors_per_address: int = 500
+    """Visitors one client address adds to a day's statistics."""
+    max_pages: int = 10_000
+    """Page scopes counted at once when the service has no list of the site's pages."""
+    log_format: str = "json"
+    """`json` (one object per line) or `text` (for a person at a terminal)."""
+    build_dir: Path | None = None
+    """The built site whose `_portal/site.json` (pages, polls, time zone) the service follows;
+    None: `static_dir` if set, else no page list and the polls of `site_dir/site.toml`."""
+
+    @property
+    def site_manifest(self) -> Path | None:
+        """The build output's manifest the service follows, if there is a built site."""
+        root = self.build_dir or self.static_dir
+        return None if root is None else root / "_portal" / "site.json"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,16 +102,36 @@ class Settings:
             if len(key) < 16:
                 raise SettingsError("PORTAL_SECRET_KEY keys must be at least 16 characters long")
         static = env.get("PORTAL_STATIC_DIR", "").strip()
+        build = env.get("PORTAL_BUILD_DIR", "").strip()
+        admin_token = env.get("PORTAL_ADMIN_TOKEN", "").strip() or None
+        if admin_token is not None and len(admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise SettingsError(
+                f"PORTAL_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long "
+                f"(got {len(admin_token)}); make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
         return cls(
             redis_url=redis_url,
             secret_keys=keys,
-            admin_token=env.get("PORTAL_ADMIN_TOKEN", "").strip() or None,
+            admin_token=admin_token,
             presence_ttl=_whole_seconds(env, "PORTAL_PRESENCE_TTL", 60, low=2, high=86400),
             allowed_origins=_origins(env.get("PORTAL_ALLOWED_ORIGINS", "")),
             redis_prefix=env.get("PORTAL_REDIS_PREFIX", "portal:"),
             site_dir=Path(env.get("PORTAL_SITE_DIR", "site")),
             static_dir=Path(static) if static else None,
-            vote_rate_limit=_rate_limit(env.get("PORTAL_VOTE_RATE_LIMIT")),
+            vote_rate_limit=_rate_limit(
+                env, "PORTAL_VOTE_RATE_LIMIT", DEFAULT_VOTE_RATE_LIMIT, "vote"
+            ),
+            new_visitor_limit=_rate_limit(
+                env, "PORTAL_NEW_VISITOR_LIMIT", DEFAULT_NEW_VISITOR_LIMIT, "new session"
+            ),
+            max_online_per_address=_whole(env, "PORTAL_MAX_ONLINE_PER_ADDRESS", 50, 1, 100_000),
+            max_visitors_per_address=_whole(
+                env, "PORTAL_MAX_VISITORS_PER_ADDRESS", 500, 1, 10_000_000
+            ),
+            max_pages=_whole(env, "PORTAL_MAX_PAGES", 10_000, 1, 10_000_000),
+            log_format=_log_format(env),
+            build_dir=Path(build) if build else None,
             trusted_proxies=_networks(env.get("PORTAL_TRUSTED_PROXIES", "")),
             access_log=_switch(env, "PORTAL_ACCESS_LOG", default=True),
         )
@@ -101,6 +146,30 @@ def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if raw in ("0", "off", "false", "no"):
         return False
     raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    import sys
+
+    raw = env.get("PORTAL_LOG_FORMAT", "").strip().lower()
+    if not raw:
+        return "text" if sys.stderr.isatty() else "json"
+    if raw not in ("json", "text"):
+        raise SettingsError(f"PORTAL_LOG_FORMAT must be json or text, got {raw!r}")
+    return raw
 
 
 def _whole_seconds(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
@@ -136,20 +205,21 @@ def _origins(raw: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
-def _rate_limit(raw: str | None) -> str | None:
+def _rate_limit(env: Mapping[str, str], name: str, default: str, what: str) -> str | None:
     from limits import parse
 
-    value = DEFAULT_VOTE_RATE_LIMIT if raw is None or not raw.strip() else raw.strip()
+    raw = env.get(name, "").strip()
+    value = raw or default
     if value.lower() in ("off", "none", "0"):
         return None
     try:
         item = parse(value)
     except ValueError:
         raise SettingsError(
-            f"PORTAL_VOTE_RATE_LIMIT must look like '20/minute' (or 'off'), got {value!r}"
+            f"{name} must look like '20/minute' (or 'off'), got {value!r}"
         ) from None
     if item.amount < 1:
-        raise SettingsError(f"PORTAL_VOTE_RATE_LIMIT must allow at least one vote, got {value!r}")
+        raise SettingsError(f"{name} must allow at least one {what}, got {value!r}")
     return value
 
 

@@ -12,6 +12,7 @@ import redis
 from redis.asyncio import Redis
 
 from server.batching import Coalescer
+from server.catalog import SiteCatalog
 from server.poll_config import Option, Poll
 from server.polls import PollStore
 from server.presence import Presence
@@ -168,7 +169,9 @@ async def test_concurrent_votes_each_get_their_own_result(
 ) -> None:
     options = (Option("yes", "Yes"), Option("no", "No"))
     polls = {"p-1": Poll("p-1", "One?", options), "p-2": Poll("p-2", "Two?", options)}
-    store = PollStore(async_redis, key_prefix, polls)
+    catalog = SiteCatalog(None, None)
+    catalog.polls = polls
+    store = PollStore(async_redis, key_prefix, catalog)
     calls = count_calls(store, "_vote")
     ids = session_ids(10)
     votes = [(polls["p-1"], sid, "yes" if i % 3 else "no") for i, sid in enumerate(ids)]

@@ -89,18 +89,18 @@ def test_next_change_is_the_next_publication_or_poll_time(tmp_path: Path) -> Non
     assert report.scheduled == 2
     assert report.next_change == now + dt.timedelta(days=2)
     assert manifest(out)["next_change"] == "2030-01-03T08:00:00+07:00"
-    # A poll that closes sooner comes first (naive times are in the site's time zone).
+    # A poll that closes sooner comes first.
     toml = site / "site.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8").replace(
-            "open = true", "open = true\ncloses = 2030-01-02T20:30:00", 1
+            "open = true", "open = true\ncloses = 2030-01-02T20:30:00+07:00", 1
         ),
         encoding="utf-8",
     )
     report = build_site(site, out, cache_dir=tmp_path / "cache", now=now)
     assert report.next_change == dt.datetime(2030, 1, 2, 20, 30, tzinfo=TZ)
     polls = manifest(out)["polls"]
-    assert isinstance(polls, list) and polls[0]["closes"] == "2030-01-02T20:30:00"
+    assert isinstance(polls, list) and polls[0]["closes"] == "2030-01-02T20:30:00+07:00"
     # Nothing changed since: up to date, and it still says when to build again.
     again = build_site(site, out, cache_dir=tmp_path / "cache", now=now)
     assert again.up_to_date

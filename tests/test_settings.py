@@ -24,12 +24,12 @@ def test_values() -> None:
         {
             **BASE,
             "PORTAL_PRESENCE_TTL": "30",
-            "PORTAL_ADMIN_TOKEN": "tok",
+            "PORTAL_ADMIN_TOKEN": "tok-0123456789abcdef",
             "PORTAL_ALLOWED_ORIGINS": "https://a.example, http://b.example:8080/",
             "PORTAL_SECRET_KEY": "new-key-xxxxxxxxxxxx,old-key-yyyyyyyyyyyy",
         }
     )
-    assert settings.presence_ttl == 30 and settings.admin_token == "tok"
+    assert settings.presence_ttl == 30 and settings.admin_token == "tok-0123456789abcdef"
     assert settings.allowed_origins == ("https://a.example", "http://b.example:8080")
     assert settings.secret_keys == ("new-key-xxxxxxxxxxxx", "old-key-yyyyyyyyyyyy")
 
@@ -59,3 +59,25 @@ def test_secret_generated_once(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert load_or_create_secret(tmp_path) == first
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_short_admin_token_stops_the_service() -> None:
+    env = {"PORTAL_REDIS_URL": "redis://x", "PORTAL_SECRET_KEY": "k" * 32}
+    with pytest.raises(SettingsError, match="PORTAL_ADMIN_TOKEN must be at least 16"):
+        Settings.from_env({**env, "PORTAL_ADMIN_TOKEN": "x"})
+    assert Settings.from_env({**env, "PORTAL_ADMIN_TOKEN": "x" * 16}).admin_token == "x" * 16
+
+
+def test_abuse_bounds() -> None:
+    env = {"PORTAL_REDIS_URL": "redis://x", "PORTAL_SECRET_KEY": "k" * 32}
+    settings = Settings.from_env(env)
+    assert settings.new_visitor_limit == "60/minute"
+    assert settings.max_online_per_address == 50
+    assert settings.max_visitors_per_address == 500
+    assert settings.max_pages == 10_000
+    off = Settings.from_env({**env, "PORTAL_NEW_VISITOR_LIMIT": "off", "PORTAL_MAX_PAGES": "7"})
+    assert off.new_visitor_limit is None and off.max_pages == 7
+    with pytest.raises(SettingsError, match="PORTAL_MAX_PAGES must be a whole number"):
+        Settings.from_env({**env, "PORTAL_MAX_PAGES": "many"})
+    with pytest.raises(SettingsError, match="PORTAL_LOG_FORMAT must be json or text"):
+        Settings.from_env({**env, "PORTAL_LOG_FORMAT": "xml"})
