@@ -77,7 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     env = os.environ
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
-    env["PORTAL_STATIC_DIR"] = str(args.out.resolve())
+    # Not resolved: the output is a symlink to the served generation, switched by each build.
+    env["PORTAL_STATIC_DIR"] = str(args.out.absolute())
     embedded: EmbeddedRedis | None = None
     if not env.get("PORTAL_REDIS_URL"):
         data_dir = Path(env.get("PORTAL_DATA_DIR") or ".portal")
