@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadData, TimestampSigner
 from starlette.requests import cookie_parser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 COOKIE_NAME = "portal_session"
 HEADER_NAME = "X-Portal-Session"
@@ -86,57 +86,37 @@ class SessionSigner:
 Header = tuple[bytes, bytes]
 
 
-def session_of(signer: SessionSigner, scope: Scope) -> tuple[Visitor, list[Header]]:
-    """The request's visitor, and the response headers that hand a new session out.
+def session_of(
+    signer: SessionSigner, scope: Scope, headers: dict[bytes, bytes], handout: bool = True
+) -> tuple[Visitor, list[Header]]:
+    """The request's visitor, and the response headers that hand a new session out
+    (none when `handout` is false: the visitor is then only used if it is not new).
 
     A new session goes out both as the `portal_session` cookie (same-origin pages) and in the
     `X-Portal-Session` response header (cross-origin embeds, where cookies are blocked).
+    `headers` is the request's headers as a dict (the pipeline builds it once).
     """
-    header_token = cookie_token = origin = host = None
-    for key, value in scope["headers"]:
-        if key == _HEADER_KEY and header_token is None:
-            header_token = value.decode("latin-1").strip()
-        elif key == b"cookie" and cookie_token is None:
-            cookie_token = _cookie_value(value.decode("latin-1"))
-        elif key == b"origin" and origin is None:
-            origin = value.decode("latin-1").strip().lower()
-        elif key == b"host" and host is None:
-            host = value.decode("latin-1").strip().lower()
-    visitor = signer.resolve(header_token, cookie_token)
-    if not visitor.is_new:
+    header_token = headers.get(_HEADER_KEY)
+    cookie = headers.get(b"cookie")
+    visitor = signer.resolve(
+        header_token.decode("latin-1").strip() if header_token else None,
+        _cookie_value(cookie.decode("latin-1")) if cookie else None,
+    )
+    if not visitor.is_new or not handout:
         return visitor, []
     secure = scope.get("scheme") == "https"
     # An embed on another site: the browser keeps the cookie in that site's partition
     # (CHIPS) rather than dropping it as a third-party cookie. Partitioned needs Secure.
-    cross_site = origin is not None and origin != f"{scope.get('scheme')}://{host}"
-    cookie = _set_cookie(visitor.token, signer.max_age, secure, partitioned=secure and cross_site)
-    return visitor, [(b"set-cookie", cookie), (_HEADER_KEY, visitor.token.encode())]
-
-
-class SessionMiddleware:
-    """Puts `scope["state"]["visitor"]` on API requests and hands new sessions out."""
-
-    def __init__(self, app: ASGIApp, signer: SessionSigner, paths: tuple[str, ...]) -> None:
-        self.app = app
-        self.signer = signer
-        self.paths = paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.paths):
-            await self.app(scope, receive, send)
-            return
-        visitor, handout = session_of(self.signer, scope)
-        scope.setdefault("state", {})["visitor"] = visitor
-        if not handout:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_session(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *handout]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_session)
+    origin = headers.get(b"origin")
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    cross_site = (
+        origin is not None
+        and origin.decode("latin-1").strip().lower() != f"{scope.get('scheme')}://{host}"
+    )
+    cookie_value = _set_cookie(
+        visitor.token, signer.max_age, secure, partitioned=secure and cross_site
+    )
+    return visitor, [(b"set-cookie", cookie_value), (_HEADER_KEY, visitor.token.encode())]
 
 
 def _cookie_value(header: str) -> str | None:

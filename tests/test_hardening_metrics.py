@@ -34,7 +34,7 @@ async def test_metrics_count_what_happens(make_settings: Callable[..., Settings]
     assert sample(text, "portal_presence_heartbeats_total") == 3
     assert sample(text, "portal_presence_online") == 3
     assert sample(text, "portal_votes_cast_total", 'poll="portal-rating"') == 2
-    assert sample(text, "portal_rate_limited_total") == 1
+    assert sample(text, "portal_rate_limited_total", 'limit="vote"') == 1
     assert (
         sample(
             text,

@@ -30,7 +30,7 @@ async def test_new_votes_over_the_limit_get_429_with_retry_after(
         poll = (await client.get("/api/polls/portal-rating")).json()
         assert poll["total"] == 3, "the refused vote was not counted"
         metrics = (await client.get("/metrics")).text
-        assert "portal_rate_limited_total 1.0" in metrics
+        assert 'portal_rate_limited_total{limit="vote"} 1.0' in metrics
 
 
 async def test_limit_is_per_ipv4_address_and_per_ipv6_slash_64(
