@@ -66,7 +66,9 @@ class _Outcome:
     size: int = 0
     started: bool = False
     extra: list[Header] = field(default_factory=list)
-    """Headers this request's answer gets whatever it is (request id, session, CORS)."""
+    """Headers this request's answer gets whatever it is (request id, session)."""
+    cors: tuple[Header, ...] | list[Header] = ()
+    """CORS headers for an allowed origin, unless the answer sets its own (public files)."""
 
 
 class Pipeline:
@@ -135,18 +137,18 @@ class Pipeline:
         headers: dict[bytes, bytes],
         outcome: _Outcome,
     ) -> None:
+        origin = headers.get(b"origin")
+        if origin is not None and self.cors:
+            if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+                await self._preflight(origin, send, outcome)
+                return
+            outcome.cors = self.origins.headers_for(origin)
         path: str = scope["path"]
         found = self.router.find(path)
         if found is None:
             await self._serve_files(path, scope, receive, send, outcome)
             return
         methods, params = found
-        origin = headers.get(b"origin")
-        if origin is not None and self.cors:
-            if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
-                await self._preflight(origin, send, outcome)
-                return
-            outcome.extra += self.origins.headers_for(origin)
         route = methods.get(scope["method"])
         if route is None:
             allow = {"Allow": allow_header(methods)}
@@ -157,10 +159,11 @@ class Pipeline:
         endpoint = route.endpoint
         if isinstance(endpoint, JsonEndpoint):
             state = scope["state"]
-            status, body = await endpoint.handler(
-                self.services, scope, receive, state.get("visitor")
-            )
-            await self._send_json(status, body, send, outcome)
+            answer = await endpoint.handler(self.services, scope, receive, state.get("visitor"))
+            if isinstance(answer, tuple):
+                await self._send_json(answer[0], answer[1], send, outcome)
+            else:
+                await self._send_response(answer, scope, receive, send, outcome)
         else:
             response = await endpoint(Request(scope, receive))
             await self._send_response(response, scope, receive, send, outcome)
@@ -212,7 +215,7 @@ class Pipeline:
         if allowed is None:
             raise ApiError(400, "forbidden_origin", "This origin may not call the API")
         outcome.route = "preflight"
-        outcome.extra += allowed
+        outcome.cors = allowed
         await self._send_json(200, b"{}", send, outcome)
 
     async def _serve_files(
@@ -232,6 +235,7 @@ class Pipeline:
         headers = json_headers(body)
         headers += self.security.every  # a JSON answer: none of them set yet
         headers += outcome.extra
+        headers += outcome.cors
         outcome.status, outcome.started = status, True
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -243,6 +247,8 @@ class Pipeline:
         headers = response.raw_headers
         self.security.add_to(headers)
         headers += outcome.extra
+        if outcome.cors and not any(k == b"access-control-allow-origin" for k, _ in headers):
+            headers += outcome.cors
         outcome.status = response.status_code
 
         async def counted(message: Message) -> None:
@@ -262,6 +268,7 @@ class Pipeline:
             self.services.metrics.redis_errors.inc()
         headers += self.security.every
         headers += outcome.extra
+        headers += outcome.cors
         outcome.status, outcome.started = status, True
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

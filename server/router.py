@@ -25,8 +25,11 @@ if TYPE_CHECKING:
     from server.sessions import Visitor
 
 # A handler answering a status and JSON bytes, without building a Request or a Response:
-# the hottest calls (heartbeats, count reads, JSON votes) are written this way.
-JsonHandler = Callable[[Any, Scope, Receive, "Visitor | None"], Awaitable[tuple[int, bytes]]]
+# the hottest calls (heartbeats, count reads, JSON votes) are written this way. It may answer
+# a Response instead, for its rarer cases (a form vote's redirect).
+JsonHandler = Callable[
+    [Any, Scope, Receive, "Visitor | None"], Awaitable["tuple[int, bytes] | Response"]
+]
 RequestHandler = Callable[[Request], Awaitable[Response]]
 
 

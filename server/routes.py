@@ -146,22 +146,17 @@ async def poll_read(request: Request) -> Response:
     return _json_bytes(poll_json_bytes(poll, tally))
 
 
-async def poll_vote(request: Request) -> Response:
-    services = _services(request)
-    poll = _poll(services, request.scope)
-    if media_type(request.scope) == FORM:
-        return await _form_vote(request, services, poll)
-    status, body = await json_vote(services, request.scope, request.receive, _visitor(request))
-    return _json_bytes(body, status)
-
-
-async def json_vote(
+async def poll_vote(
     services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
-) -> tuple[int, bytes]:
-    """A vote from the widget: 201 and the tally, or 409 `already_voted` and the tally."""
+) -> tuple[int, bytes] | Response:
+    """A vote from the widget: 201 and the tally, or 409 `already_voted` and the tally; or
+    from the page's plain HTML form: a redirect back to the page."""
     assert visitor is not None  # a Session.HANDOUT route
     poll = _poll(services, scope)
-    if media_type(scope) != JSON:
+    kind = media_type(scope)
+    if kind == FORM:
+        return await _form_vote(Request(scope, receive), services, poll)
+    if kind != JSON:
         raise ApiError(
             415, "unsupported_media_type", 'Send votes as application/json: {"option": "..."}'
         )
@@ -276,7 +271,7 @@ ROUTES: list[Route] = [
     Route("/api/presence", ("POST",), JsonEndpoint(presence_heartbeat), Session.HANDOUT, True),
     Route("/api/presence", ("GET",), JsonEndpoint(presence_read), Session.HANDOUT),
     Route("/api/presence/leave", ("POST",), presence_leave, Session.READ, same_origin=True),
-    Route("/api/polls/{poll_id}/votes", ("POST",), poll_vote, Session.HANDOUT),
+    Route("/api/polls/{poll_id}/votes", ("POST",), JsonEndpoint(poll_vote), Session.HANDOUT),
     Route("/api/polls/{poll_id}", ("GET",), poll_read, Session.HANDOUT),
     Route("/api/polls", ("GET",), polls_list, Session.HANDOUT),
     Route("/api/admin/polls", ("GET",), admin_polls, admin=True),
