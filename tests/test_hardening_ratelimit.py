@@ -1,17 +1,21 @@
 """Ballot stuffing: new votes are rate limited per client address (IPv4 /32, IPv6 /64), with the
-address taken from X-Forwarded-For only behind a trusted proxy, and never stored raw."""
+address taken from X-Forwarded-For only behind a trusted proxy, and never stored raw. Guessing
+the admin token: failed attempts are limited per address too."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
 
+import httpx
 import pytest
 import redis
 
+from server.app import create_app
+from server.errors import ApiError
 from server.ratelimit import address_group, hashed_group
 from server.settings import Settings, SettingsError
-from tests.conftest import app_client
+from tests.conftest import ADMIN_TOKEN, app_client
 from tests.hardening_helpers import VOTES, new_vote
 
 
@@ -168,3 +172,49 @@ def test_trusted_proxies_setting() -> None:
     assert Settings.from_env(BASE).trusted_proxies == ()
     with pytest.raises(SettingsError, match="PORTAL_TRUSTED_PROXIES"):
         Settings.from_env({**BASE, "PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})
+
+
+# Failed admin authentications
+
+
+async def test_failed_admin_sign_ins_are_limited_per_address(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with app_client(settings, "203.0.113.7") as client:
+        assert (await client.get("/api/admin/polls", headers=right)).status_code == 200
+        for guess in range(10):
+            wrong = {"Authorization": f"Bearer guess-{guess:04d}-xxxxxxxx"}
+            answer = await client.get("/api/admin/polls", headers=wrong)
+            assert answer.status_code == 401, guess
+        assert (await client.get("/api/admin/polls")).status_code == 429
+        for path in ("/api/admin/polls", "/api/admin/polls/portal-rating"):
+            refused = await client.get(path, headers=right)
+            assert refused.status_code == 429, "the right token too, until the window passes"
+            assert refused.json()["error"]["code"] == "rate_limited"
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+        metrics = (await client.get("/metrics")).text
+        assert 'portal_rate_limited_total{limit="admin"} 3.0' in metrics
+    async with app_client(settings, "203.0.113.8") as other:
+        assert (await other.get("/api/admin/polls", headers=right)).status_code == 200
+
+
+async def test_the_admin_guard_serves_a_console_sign_in(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """What a sign-in form calls: `verify` counts its failures against the same limit."""
+    app = create_app(make_settings())
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with app.lifespan_context(app):
+        scope = {"type": "http", "client": ("203.0.113.9", 1), "headers": []}
+        for _ in range(10):
+            with pytest.raises(ApiError) as wrong:
+                await app.services.admin.verify(scope, "not the token")
+            assert wrong.value.status == 401
+        with pytest.raises(ApiError) as blocked:
+            await app.services.admin.verify(scope, ADMIN_TOKEN)
+        assert blocked.value.status == 429
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as client:
+            assert (await client.get("/api/admin/polls", headers=right)).status_code == 429
