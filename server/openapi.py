@@ -27,14 +27,14 @@ _ERROR_CODES = {
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing or wrong admin token",
-    403: "A form post from another site",
+    403: "A page of another site (form votes, heartbeats, leaves)",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
     413: "Body over the size limit (4 KiB by default)",
     415: "Unsupported content type",
     422: "Well-formed but invalid",
-    429: "Too many votes from this network",
+    429: "Too many votes, new sessions or failed admin sign-ins from this network",
     503: "Redis is unavailable; retry after the `Retry-After` seconds",
 }
 
@@ -224,9 +224,11 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses(
                         {"200": _json("Counts", _ref("Presence"), **session_ok)},
                         400,
+                        403,
                         413,
                         415,
                         422,
+                        429,
                     ),
                 },
                 "get": {
@@ -236,7 +238,7 @@ def openapi_document() -> dict[str, Any]:
                         _SESSION_PARAM,
                     ],
                     "responses": _responses(
-                        {"200": _json("Counts", _ref("Presence"), **session_ok)}, 422
+                        {"200": _json("Counts", _ref("Presence"), **session_ok)}, 422, 429
                     ),
                 },
             },
@@ -257,7 +259,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                     },
                     "responses": _responses(
-                        {"204": {"description": "Gone", **session_ok}}, 400, 413, 415, 422
+                        {"204": {"description": "Gone"}}, 400, 403, 413, 415, 422
                     ),
                 },
             },
@@ -278,7 +280,8 @@ def openapi_document() -> dict[str, Any]:
                                 },
                                 **session_ok,
                             )
-                        }
+                        },
+                        429,
                     ),
                 },
             },
@@ -287,7 +290,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One poll",
                     "parameters": [_POLL_ID, _SESSION_PARAM],
                     "responses": _responses(
-                        {"200": _json("The poll", _ref("Poll"), **session_ok)}, 404
+                        {"200": _json("The poll", _ref("Poll"), **session_ok)}, 404, 429
                     ),
                 },
             },
@@ -354,6 +357,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         401,
                         404,
+                        429,
                     ),
                 },
             },
@@ -362,7 +366,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One tally (admin)",
                     "security": _ADMIN_SECURITY,
                     "parameters": [_POLL_ID],
-                    "responses": _responses({"200": _json("Tally", _ref("Tally"))}, 401, 404),
+                    "responses": _responses({"200": _json("Tally", _ref("Tally"))}, 401, 404, 429),
                 },
             },
             "/healthz": {
