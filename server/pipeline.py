@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import State
@@ -57,18 +57,20 @@ class Mounts:
     site: StaticFiles | None = None
 
 
-@dataclass
 class _Outcome:
-    """What the access log and the metrics learn about an answer."""
+    """What the access log and the metrics learn about an answer, and the headers every
+    answer to this request gets (request id, a new session; CORS unless the answer sets
+    its own, as public files do)."""
 
-    route: str = "unmatched"
-    status: int = 500
-    size: int = 0
-    started: bool = False
-    extra: list[Header] = field(default_factory=list)
-    """Headers this request's answer gets whatever it is (request id, session)."""
-    cors: tuple[Header, ...] | list[Header] = ()
-    """CORS headers for an allowed origin, unless the answer sets its own (public files)."""
+    __slots__ = ("cors", "extra", "route", "size", "started", "status")
+
+    def __init__(self, extra: list[Header]) -> None:
+        self.route = "unmatched"
+        self.status = 500
+        self.size = 0
+        self.started = False
+        self.extra = extra
+        self.cors: tuple[Header, ...] | list[Header] = ()
 
 
 class Pipeline:
