@@ -134,9 +134,11 @@ def start_server(
                 "--out", str(work / "dist")]  # fmt: skip
         health = "/healthz"
     else:
+        # The options `portal serve` passes to uvicorn (portal/cli.py), as flags.
         args = [sys.executable, "-m", "uvicorn", "--factory", f"baseline_apps:{kind}",
                 "--app-dir", str(REPO / "bench"), "--port", str(port), "--workers", str(workers),
-                "--no-access-log", "--no-server-header", "--log-level", "warning"]  # fmt: skip
+                "--no-access-log", "--no-server-header", "--no-proxy-headers",
+                "--log-level", "info"]  # fmt: skip
         health = "/api/presence"
     log = work / f"{kind}.log"
     process = subprocess.Popen(
