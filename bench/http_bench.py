@@ -432,7 +432,7 @@ def run_workers(workers: int, redis_url: str, work: Path, args: argparse.Namespa
             # Fresh sessions for every slice, enough that none votes twice even at
             # heartbeat speed: every answer must be a 201.
             path = work / f"voters-{kind}.txt"
-            fastest = max(r.rps for r in heartbeats[kind])
+            fastest = max(r.rps for results in heartbeats.values() for r in results)
             path.write_text("\n".join(mint_tokens(int(fastest * slice_ * 1.5) + 2000)) + "\n")
             return path
 
