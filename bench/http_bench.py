@@ -449,15 +449,17 @@ def run_workers(workers: int, redis_url: str, work: Path, args: argparse.Namespa
 
 
 def print_table(rows: list[Row]) -> None:
-    """Each server's median round; `/bare` is the median of the per-round ratios."""
+    """Each server's median round; `/bare` is the median of the per-round ratios; server CPU
+    per request (medians) is steadier than requests/s on a busy machine."""
     bare = {(w, case): results for w, case, kind, results, _ in rows if kind == "bare"}
     header = (
         f"{'workers':>7}  {'case':<10}  {'server':<6}  {'req/s':>8}  {'p50 ms':>7}  "
         f"{'p99 ms':>7}  {'non-2xx':>7}  {'/bare':>5}  {'rounds /bare':<24}  "
-        f"{'cpu us/req':>10}  results"
+        f"{'cpu us/req':>10}  {'bare cpu/cpu':>12}  results"
     )
     print(header)
     print("-" * len(header))
+    bare_cpu = {key: median([r.cpu_per_request for r in results]) for key, results in bare.items()}
     ratios: dict[tuple[int, str, str], float] = {}
     for workers, case, kind, results, exact in sorted(rows, key=lambda row: row[:2]):
         base = bare.get((workers, case))
@@ -465,11 +467,12 @@ def print_table(rows: list[Row]) -> None:
         ratio = median(per_round) if per_round else float("nan")
         ratios[(workers, case, kind)] = ratio
         summed = total(results)
+        cpu = median([r.cpu_per_request for r in results])
         print(
             f"{workers:>7}  {case:<10}  {kind:<6}  {median([r.rps for r in results]):>8.0f}  "
             f"{summed.p50:>7.2f}  {summed.p99:>7.2f}  {summed.non2xx:>7}  {ratio:>5.2f}  "
             f"{' '.join(f'{x:.2f}' for x in per_round):<24}  "
-            f"{median([r.cpu_per_request for r in results]):>10.0f}  {exact}"
+            f"{cpu:>10.0f}  {bare_cpu.get((workers, case), float('nan')) / cpu:>12.2f}  {exact}"
         )
     for (workers, case), _ in sorted(bare.items()):
         target = TARGETS[case] if workers == 1 else None
