@@ -84,7 +84,7 @@ def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pip
 
     mounts = Mounts()
     if settings.widgets_dir.is_dir():
-        mounts.widgets = WidgetFiles(directory=settings.widgets_dir)
+        mounts.prefixed.append(("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:
         mounts.site = StaticFiles(directory=Path(settings.static_dir), html=True)
     app = Pipeline(

@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import State
@@ -51,10 +51,20 @@ Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[None]]
 
 @dataclass
 class Mounts:
-    """Static files served beside the API: the widgets, and the built site at `/`."""
+    """Static files served beside the API: directories under a path prefix (the widgets;
+    another module may add its own, as `("/admin", files)`), and the built site at `/`."""
 
-    widgets: StaticFiles | None = None
+    prefixed: list[tuple[str, StaticFiles]] = field(default_factory=list)
     site: StaticFiles | None = None
+
+    def find(self, path: str) -> tuple[StaticFiles, str, str] | None:
+        """The files for `path`, its route label and the path below the mount."""
+        for prefix, files in self.prefixed:
+            if path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] == "/":
+                return files, prefix, path[len(prefix) :]
+        if self.site is not None and path != "/api" and not path.startswith("/api/"):
+            return self.site, "/", path
+        return None
 
 
 class _Outcome:
@@ -224,12 +234,10 @@ class Pipeline:
         self, path: str, scope: Scope, receive: Receive, send: Send, outcome: _Outcome
     ) -> None:
         """Paths no route knows: a JSON 404 under /api, else the widgets or the site."""
-        if path.startswith("/widgets/") and self.mounts.widgets is not None:
-            files, outcome.route, relative = self.mounts.widgets, "/widgets", path[8:]
-        elif self.mounts.site is not None and path != "/api" and not path.startswith("/api/"):
-            files, outcome.route, relative = self.mounts.site, "/", path
-        else:
+        found = self.mounts.find(path)
+        if found is None:
             raise ApiError(404, "not_found", "Not Found")
+        files, outcome.route, relative = found
         response = await files.get_response(_file_path(relative), scope)
         await self._send_response(response, scope, receive, send, outcome)
 
