@@ -34,6 +34,10 @@ class Visitor:
     is_new: bool
 
 
+NO_SESSION = Visitor("", "", is_new=True)
+"""The visitor of a request without a valid session, on a route that hands none out."""
+
+
 class SessionSigner:
     """Signs and checks session tokens; accepts any of the keys, signs with the newest.
 
@@ -94,14 +98,17 @@ class SessionSigner:
         self._verified[token] = (visitor_id, signed_at + self.max_age)
         return Visitor(visitor_id, token, is_new=False)
 
-    def resolve(self, header_token: str | None, cookie_token: str | None) -> Visitor:
-        """The request's visitor: the header wins over the cookie, a new one if neither is valid."""
+    def resolve(
+        self, header_token: str | None, cookie_token: str | None, new: bool = True
+    ) -> Visitor:
+        """The request's visitor: the header wins over the cookie, a new one if neither is
+        valid (`NO_SESSION` instead when `new` is false: nothing to sign)."""
         for token in (header_token, cookie_token):
             if token:
                 visitor = self.verify(token)
                 if visitor is not None:
                     return visitor
-        return self.new()
+        return self.new() if new else NO_SESSION
 
 
 def _derive_key(secret: str) -> bytes:
@@ -120,7 +127,7 @@ def session_of(
     signer: SessionSigner, scope: Scope, headers: dict[bytes, bytes], handout: bool = True
 ) -> tuple[Visitor, list[Header]]:
     """The request's visitor, and the response headers that hand a new session out
-    (none when `handout` is false: the visitor is then only used if it is not new).
+    (without `handout`: no headers, and `NO_SESSION` for a request without a valid one).
 
     A new session goes out both as the `portal_session` cookie (same-origin pages) and in the
     `X-Portal-Session` response header (cross-origin embeds, where cookies are blocked).
@@ -131,6 +138,7 @@ def session_of(
     visitor = signer.resolve(
         header_token.decode("latin-1").strip() if header_token else None,
         _cookie_value(cookie.decode("latin-1")) if cookie else None,
+        new=handout,
     )
     if not visitor.is_new or not handout:
         return visitor, []
