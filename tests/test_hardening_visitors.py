@@ -152,3 +152,19 @@ async def test_heartbeats_and_leaves_only_from_the_sites_own_or_allowed_pages(
             assert answer.json()["error"]["code"] == "forbidden_origin"
             assert "set-cookie" not in answer.headers
         assert online == 1, "the refused heartbeat counted nobody and the leave left nobody"
+
+
+def test_portal_serve_limits_new_visitors_by_default(start_portal: Callable[..., str]) -> None:
+    """The real service, with no setting: the 61st new session in a minute is refused."""
+    base = start_portal()
+    with httpx.Client(base_url=base, timeout=5) as client:
+        tokens = []
+        for _ in range(60):
+            answer = client.post("/api/presence", json={})
+            assert answer.status_code == 200
+            tokens.append(answer.headers["x-portal-session"])
+            client.cookies.clear()
+        refused = client.post("/api/presence", json={})
+        assert refused.status_code == 429 and "x-portal-session" not in refused.headers
+        returning = client.post("/api/presence", json={}, headers={"X-Portal-Session": tokens[0]})
+        assert returning.status_code == 200 and returning.json()["online"] == 60
