@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 # The service's modules are imported by `serve` only: `portal build` stays free of the web
 # stack and Redis client, whose imports cost more than a no-change build.
@@ -37,24 +38,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
+    import logging
+
     from server.embedded import EmbeddedRedisError
+    from server.logs import configure_logging
     from server.poll_config import PollConfigError
+    from server.serving import ServingError
     from server.settings import SettingsError
 
+    configure_logging()  # from here on, stderr carries log lines only (JSON unless a terminal)
     try:
         return _serve(args)
-    except (SettingsError, PollConfigError, EmbeddedRedisError) as exc:
-        print(f"portal: {exc}", file=sys.stderr)
+    except (SettingsError, PollConfigError, EmbeddedRedisError, ServingError) as exc:
+        logging.getLogger("portal").error("portal: %s", exc)
         return 2
 
 
-def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
+def _build(
+    site: Path, out: Path, *, workers: int | None, quiet: bool, problems: TextIO | None = None
+) -> int:
+    """`problems`: where build errors go (stderr for `portal build`, stdout under `serve`)."""
     from portal.builder import BuildError, build_site
 
     try:
         report = build_site(site, out, workers=workers, quiet=quiet)
     except BuildError as exc:
-        print(f"portal build: {exc}", file=sys.stderr)
+        print(f"portal build: {exc}", file=problems or sys.stderr)
         return 1
     if not quiet:
         print(
@@ -66,14 +75,15 @@ def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server.embedded import EmbeddedRedis
     from server.poll_config import load_polls
+    from server.serving import current_limits
+    from server.serving import run as run_server
     from server.settings import Settings, load_or_create_secret
 
+    current_limits()  # fail before starting anything on a bad PORTAL_HTTP_* setting
     load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config
-    if _build(args.site, args.out, workers=None, quiet=True) != 0:
+    if _build(args.site, args.out, workers=None, quiet=True, problems=sys.stdout) != 0:
         return 1
     env = os.environ
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
@@ -83,9 +93,10 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir = Path(env.get("PORTAL_DATA_DIR") or ".portal")
         embedded = EmbeddedRedis(data_dir)
         env["PORTAL_REDIS_URL"] = embedded.start()
+        embedded.supervise()  # restarted on the same data if it dies; /readyz says 503 meanwhile
         if not env.get("PORTAL_SECRET_KEY"):
             env["PORTAL_SECRET_KEY"] = load_or_create_secret(data_dir)
-        print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", file=sys.stderr)
+        print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", flush=True)
     stop_watching = threading.Event()
     metrics_dir: str | None = None
     if args.workers > 1:
@@ -102,17 +113,8 @@ def _serve(args: argparse.Namespace) -> int:
         Settings.from_env()  # report a bad setting here, once, not from every worker
         if not args.no_watch:
             _watch_in_background(args.site, args.out, stop_watching)
-        uvicorn.run(
-            "server.app:create_app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            # Forwarded headers are trusted only from configured proxies (PORTAL_TRUSTED_PROXIES).
-            proxy_headers=False,
-            server_header=False,
-            log_level="info",
-            access_log=False,  # the app writes its own JSON access log, with request ids
+        run_server(
+            "server.app:create_app_from_env", host=args.host, port=args.port, workers=args.workers
         )
     finally:
         stop_watching.set()

@@ -11,20 +11,25 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from server.admin.live import LiveHub
+from server.admin.routes import ADMIN_ROUTES
+from server.admin.tools import AdminTools
 from server.catalog import SiteCatalog
 from server.cors import CrossOrigin
 from server.edge import Edge
+from server.history import TrafficHistory, TrafficRecorder, start_history
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
 from server.pipeline import Mounts, Pipeline
 from server.polls import PollStore
 from server.presence import Presence
 from server.ratelimit import ADMIN_FAILURE_LIMIT, AddressLimiter, AdminGuard
-from server.router import Route, Router
+from server.router import Route, Router, from_starlette
 from server.routes import ROUTES, Services
 from server.security import SecurityHeaders
 from server.sessions import SessionSigner
 from server.settings import Settings
+from server.stats import StatsCache
 from server.store import connect
 
 
@@ -42,9 +47,9 @@ class WidgetFiles(StaticFiles):
         return response
 
 
-def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pipeline:
-    """The service for `settings` (with `routes`, `server.routes.ROUTES` by default);
-    connects to Redis when it starts, not before."""
+def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeline:
+    """The service for `settings`: `server.routes.ROUTES`, the admin API's and console's
+    routes, and `extra_routes`; connects to Redis when it starts, not before."""
     catalog = SiteCatalog(settings.site_manifest, settings.site_dir / "site.toml")
     signer = SessionSigner(settings.secret_keys, settings.session_max_age)
     metrics = Metrics()
@@ -55,6 +60,11 @@ def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pip
     async def lifespan(app: Pipeline) -> AsyncIterator[None]:
         redis = await connect(settings)
         polls = PollStore(redis, settings.redis_prefix, catalog)
+        presence = Presence(redis, settings.redis_prefix, settings.presence_ttl)
+        traffic = TrafficHistory(redis, settings.redis_prefix, settings.max_visitors_per_address)
+        recorder = TrafficRecorder(traffic, catalog)
+        presence.on_batch = recorder.on_batch
+        await start_history(traffic)
 
         def limiter(limit: str | None, namespace: str) -> AddressLimiter | None:
             return AddressLimiter(redis, settings, limit, namespace) if limit else None
@@ -64,7 +74,7 @@ def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pip
             settings=settings,
             redis=redis,
             catalog=catalog,
-            presence=Presence(redis, settings.redis_prefix, settings.presence_ttl),
+            presence=presence,
             polls=polls,
             signer=signer,
             metrics=metrics,
@@ -72,12 +82,22 @@ def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pip
             admin=AdminGuard(settings.admin_token, failures, metrics),
             vote_limiter=limiter(settings.vote_rate_limit, "vote"),
             visitor_limiter=limiter(settings.new_visitor_limit, "visitor"),
+            traffic=traffic,
+            recorder=recorder,
         )
+        # The console's sign-in counts its failures against the admin failure limit.
+        app.state.admin_auth_limiter = app.services.admin
+        app.state.admin = AdminTools(
+            redis, settings.redis_prefix, catalog, presence, polls, traffic, recorder
+        )
+        app.state.live = LiveHub(app.state.admin)
         following = asyncio.create_task(_follow_site(catalog, polls))
         try:
             yield
         finally:
             following.cancel()
+            await app.state.live.close()
+            await recorder.flush()
             await redis.aclose()
             if edge.access_log is not None:
                 edge.access_log.flush()
@@ -87,8 +107,9 @@ def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pip
         mounts.prefixed.append(("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:
         mounts.site = StaticFiles(directory=Path(settings.static_dir), html=True)
+    routes = [*ROUTES, *from_starlette(ADMIN_ROUTES, mounts), *extra_routes]
     app = Pipeline(
-        Router(ROUTES if routes is None else routes),
+        Router(routes),
         mounts,
         edge=edge,
         security=SecurityHeaders(settings.allowed_origins),
@@ -98,6 +119,7 @@ def create_app(settings: Settings, routes: Iterable[Route] | None = None) -> Pip
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.stats_cache = StatsCache()
     return app
 
 

@@ -167,7 +167,17 @@ class Pipeline:
             raise ApiError(405, "method_not_allowed", "Method Not Allowed", headers=allow)
         outcome.route = route.path
         scope["path_params"] = params
-        await self._before(route, scope, headers, origin, outcome)
+        try:
+            await self._before(route, scope, headers, origin, outcome)
+            await self._call(route, scope, receive, send, outcome)
+        except ApiError as exc:
+            if route.admin and exc.status == 401:
+                await self.services.admin.record_failure(scope)
+            raise
+
+    async def _call(
+        self, route: Route, scope: Scope, receive: Receive, send: Send, outcome: _Outcome
+    ) -> None:
         endpoint = route.endpoint
         if isinstance(endpoint, JsonEndpoint):
             state = scope["state"]
@@ -204,7 +214,7 @@ class Pipeline:
                 outcome.extra += session_headers
             scope["state"]["visitor"] = visitor
         if route.admin:
-            await self.services.admin.check(scope, headers.get(b"authorization"))
+            await self.services.admin.check(scope)
 
     async def _limit_new_visitor(self, scope: Scope) -> None:
         """At most `new_visitor_limit` new sessions per address: returning visitors never

@@ -30,6 +30,7 @@ from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from starlette.requests import Request
 from starlette.types import Scope
 
 from server.clients import IPAddress, client_address
@@ -125,17 +126,19 @@ class AdminGuard:
     """Admin authentication, throttled per address: after 10 failures in a minute every admin
     request from that address is refused (429) until the window passes, the right token too.
 
-    The pipeline calls `check` for every admin route; a console sign-in checks its token with
-    `verify`, or reports its own failures with `record_failure` after `refuse_if_blocked`.
+    The pipeline calls `check` before every admin route and `record_failure` when one answers
+    401; the console's sign-in form reports its wrong tokens with `failed`.
     """
 
     def __init__(self, token: str | None, failures: AddressLimiter, metrics: Metrics) -> None:
-        self.token = token.encode() if token is not None else None
+        self.enabled = token is not None
         self.failures = failures
         self._refused = metrics.rate_limited.labels("admin")
 
-    async def refuse_if_blocked(self, scope: Scope) -> None:
+    async def check(self, scope: Scope) -> None:
         """429 while the address has used up its failed attempts."""
+        if not self.enabled:
+            return  # the admin API answers 404 admin_disabled
         decision = await self.failures.check(client_address(scope))
         if not decision.allowed:
             self._refused.inc()
@@ -145,19 +148,9 @@ class AdminGuard:
         """One failed authentication from this request's address."""
         await self.failures.acquire(client_address(scope))
 
-    async def verify(self, scope: Scope, token: str) -> None:
-        """Refuse (404 off, 429 throttled, 401 wrong) unless `token` is the admin token."""
-        if self.token is None:
-            raise ApiError(404, "admin_disabled", "The admin API is off: set PORTAL_ADMIN_TOKEN")
-        await self.refuse_if_blocked(scope)
-        if not hmac.compare_digest(token.strip().encode(), self.token):
-            await self.record_failure(scope)
-            raise ApiError(401, "unauthorized", "Send Authorization: Bearer <PORTAL_ADMIN_TOKEN>")
-
-    async def check(self, scope: Scope, authorization: bytes | None) -> None:
-        """The admin step of the pipeline: `Authorization: Bearer <token>` must be right."""
-        scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
-        await self.verify(scope, token if scheme.lower() == "bearer" else "")
+    async def failed(self, request: Request) -> None:
+        """A wrong token at the console's sign-in."""
+        await self.record_failure(request.scope)
 
 
 def _storage_uri(redis_url: str) -> str:

@@ -19,9 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount
+from starlette.routing import Route as StarletteRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope
 
 if TYPE_CHECKING:
+    from server.pipeline import Mounts
     from server.sessions import Visitor
 
 # A handler answering a status and JSON bytes, without building a Request or a Response:
@@ -61,7 +65,8 @@ class Route:
     same_origin: bool = False
     """Refuse (403) an `Origin` that is neither the site's own nor an allowed one."""
     admin: bool = False
-    """An admin call: the pipeline checks the token and the failed-attempt limit first."""
+    """An admin call: refused (429) while the address is over the failed-authentication
+    limit; a 401 it answers counts as a failure (`server.ratelimit.AdminGuard`)."""
 
 
 Methods = dict[str, Route]
@@ -71,9 +76,10 @@ class Router:
     """Finds the routes of a path: `find(path) -> (routes by method, path params) | None`."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = list(routes)
         self.exact: dict[str, Methods] = {}
         patterns: dict[str, tuple[re.Pattern[str], Methods]] = {}
-        for route in routes:
+        for route in self.routes:
             if "{" in route.path:
                 table = patterns.setdefault(route.path, (_compile(route.path), {}))[1]
             else:
@@ -110,6 +116,26 @@ def _compile(template: str) -> re.Pattern[str]:
         position = match.end()
     parts.append(re.escape(template[position:]))
     return re.compile("".join(parts) + r"\Z")
+
+
+ADMIN_PREFIXES = ("/api/admin/", "/admin")
+
+
+def from_starlette(routes: Iterable[BaseRoute], mounts: Mounts) -> list[Route]:
+    """Routes written as Starlette's `Route` (request handlers) as routes of this router, and
+    their `Mount`s of static files as mounts. Paths under /api/admin/ and /admin are admin
+    routes (the failed-authentication limit); they authenticate in their handlers."""
+    converted: list[Route] = []
+    for route in routes:
+        if isinstance(route, StarletteRoute):
+            methods = tuple(sorted((route.methods or {"GET"}) - {"HEAD"}))
+            admin = route.path.startswith(ADMIN_PREFIXES)
+            converted.append(Route(route.path, methods, route.endpoint, admin=admin))
+        elif isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            mounts.prefixed.append((route.path, route.app))
+        else:
+            raise TypeError(f"cannot serve {route!r}: only Route and Mount of StaticFiles")
+    return converted
 
 
 def allow_header(methods: Methods) -> str:

@@ -23,6 +23,7 @@ from server.catalog import SiteCatalog
 from server.clients import client_address
 from server.cors import CrossOrigin
 from server.errors import ApiError, error_json, error_response, json_bytes
+from server.history import TrafficHistory, TrafficRecorder, address_key
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi_endpoint
 from server.payloads import (
@@ -35,7 +36,7 @@ from server.payloads import (
     read_body,
 )
 from server.poll_config import Poll
-from server.polls import PollStore, admin_tally_json, poll_json, poll_json_bytes
+from server.polls import PollStore, poll_json, poll_json_bytes
 from server.presence import Presence, normalize_page
 from server.ratelimit import AddressLimiter, AdminGuard, rate_limited
 from server.router import JsonEndpoint, Route, Session
@@ -61,6 +62,8 @@ class Services:
     admin: AdminGuard
     vote_limiter: AddressLimiter | None = None
     visitor_limiter: AddressLimiter | None = None
+    traffic: TrafficHistory | None = None
+    recorder: TrafficRecorder | None = None
 
 
 def _services(request: Request) -> Services:
@@ -98,7 +101,9 @@ async def presence_heartbeat(
     assert visitor is not None  # a Session.HANDOUT route
     body = await optional_json_object(scope, receive, services.settings.max_body_bytes)
     page = normalize_page(body.get("page"))
-    counts = await services.presence.heartbeat(visitor.id, page)
+    view = body.get("view") is True
+    address = address_key(client_address(scope), services.settings.secret_keys[0])
+    counts = await services.presence.heartbeat(visitor.id, page, view, address)
     services.metrics.heartbeats.inc()
     services.metrics.online.set(counts.online)
     return 200, counts.as_json_bytes()
@@ -163,7 +168,7 @@ async def poll_vote(
     body = parse_json_object(await read_body(scope, receive, services.settings.max_body_bytes))
     option = _checked_option(poll, body.get("option"))
     await _rate_limit(scope, services)
-    result = await services.polls.vote(poll, visitor.id, option)
+    result = await services.polls.vote(poll, visitor.id, option, _voter(services, scope))
     if not result.counted:
         refusal = error_json(
             "already_voted",
@@ -202,11 +207,16 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
         option = None  # nothing counted; the page shows the ballot again
     if option is not None:
         await _rate_limit(request.scope, services)
-        result = await services.polls.vote(poll, _visitor(request).id, option)
+        voter = _voter(services, request.scope)
+        result = await services.polls.vote(poll, _visitor(request).id, option, voter)
         if result.counted:
             services.metrics.count_vote(poll.id)
     back = referer if referer and _trusted_page(services, request.scope, host, referer) else "/"
     return RedirectResponse(back, status_code=303, headers=_NO_STORE)
+
+
+def _voter(services: Services, scope: Scope) -> str:
+    return address_key(client_address(scope), services.settings.secret_keys[0])
 
 
 async def _rate_limit(scope: Scope, services: Services) -> None:
@@ -228,23 +238,6 @@ def _trusted_page(services: Services, scope: Scope, host: bytes, url: str) -> bo
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False
     return services.origins.is_trusted(f"{parts.scheme}://{parts.netloc}".encode(), scope, host)
-
-
-# Admin
-
-
-async def admin_polls(request: Request) -> Response:
-    services = _services(request)
-    tallies = await services.polls.tallies(None)
-    polls = services.polls.polls.values()
-    body = [admin_tally_json(p, t) for p, t in zip(polls, tallies, strict=True)]
-    return _json({"polls": body})
-
-
-async def admin_poll(request: Request) -> Response:
-    services = _services(request)
-    poll = _poll(services, request.scope)
-    return _json(admin_tally_json(poll, await services.polls.tally(poll, None)))
 
 
 # Health
@@ -274,8 +267,6 @@ ROUTES: list[Route] = [
     Route("/api/polls/{poll_id}/votes", ("POST",), JsonEndpoint(poll_vote), Session.HANDOUT),
     Route("/api/polls/{poll_id}", ("GET",), poll_read, Session.HANDOUT),
     Route("/api/polls", ("GET",), polls_list, Session.HANDOUT),
-    Route("/api/admin/polls", ("GET",), admin_polls, admin=True),
-    Route("/api/admin/polls/{poll_id}", ("GET",), admin_poll, admin=True),
     Route("/healthz", ("GET",), healthz),
     Route("/readyz", ("GET",), readyz),
     Route("/metrics", ("GET",), metrics_endpoint),
