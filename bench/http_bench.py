@@ -4,8 +4,8 @@ Usage: python bench/http_bench.py [--quick] [--workers 1 2] [--duration 6] [--ro
 
 For each worker count it starts, one after the other on a fresh redis-server: (a) a bare
 Starlette endpoint, (b) a naive one-EVALSHA-per-request service, (c) the real `portal serve`,
-all under uvicorn with the same worker count, and drives each with wrk (or, without wrk, a
-small asyncio HTTP/1.1 client). The portal runs with its default limits (the new-visitor
+all under uvicorn with the same options and worker count (`server.serving`), and drives each
+with wrk (or, without wrk, a small asyncio HTTP/1.1 client). The portal runs with its default limits (the new-visitor
 limit included): heartbeats rotate a few hundred valid sessions and carry the page's own
 `Origin`, as a browser sends them; votes use fresh sessions, each voting once (all must
 answer 201). The vote rate limit is off: it would refuse a load generator on one address.
@@ -134,11 +134,11 @@ def start_server(
                 "--out", str(work / "dist")]  # fmt: skip
         health = "/healthz"
     else:
-        # The options `portal serve` passes to uvicorn (portal/cli.py), as flags.
-        args = [sys.executable, "-m", "uvicorn", "--factory", f"baseline_apps:{kind}",
-                "--app-dir", str(REPO / "bench"), "--port", str(port), "--workers", str(workers),
-                "--no-access-log", "--no-server-header", "--no-proxy-headers",
-                "--log-level", "info"]  # fmt: skip
+        # Served as `portal serve` serves the portal: the same uvicorn options and HTTP
+        # protocol (`server.serving`).
+        args = [sys.executable, "-m", "server.serving", f"baseline_apps:{kind}",
+                "--app-dir", str(REPO / "bench"), "--port", str(port),
+                "--workers", str(workers)]  # fmt: skip
         health = "/api/presence"
     log = work / f"{kind}.log"
     process = subprocess.Popen(
