@@ -8,7 +8,8 @@ all under uvicorn with the same options and worker count (`server.serving`), and
 with wrk (or, without wrk, a small asyncio HTTP/1.1 client). The portal runs with its
 default limits (the new-visitor limit included): heartbeats rotate a few hundred valid
 sessions and carry the page's own `Origin`, as a browser sends them; votes use fresh
-sessions, each voting once (all must answer 201). The vote rate limit is off: it would refuse a load generator on one address.
+sessions, each voting once (all must answer 201). The vote rate limit is off: it would
+refuse a load generator on one address.
 
 The servers take turns in short slices (`--rounds`), so a machine that gets busier or quieter
 moves them alike; the table gives each server's median round and the median of the per-round
