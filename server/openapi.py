@@ -461,6 +461,7 @@ def _admin_get(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]
                 401,
                 404,
                 422,
+                429,
             ),
         }
     }
@@ -493,7 +494,7 @@ def _admin_history_paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": void_body}},
                 },
                 "responses": _responses(
-                    {"200": _json("Voided", _OBJECT)}, 400, 401, 403, 404, 413, 422
+                    {"200": _json("Voided", _OBJECT)}, 400, 401, 403, 404, 413, 422, 429
                 ),
             }
         },
