@@ -76,12 +76,20 @@ class Router:
     """Finds the routes of a path: `find(path) -> (routes by method, path params) | None`."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
-        self.routes = list(routes)
+        self.routes: list[Route] = []
         self.exact: dict[str, Methods] = {}
-        patterns: dict[str, tuple[re.Pattern[str], Methods]] = {}
-        for route in self.routes:
+        self._patterns: dict[str, tuple[re.Pattern[str], Methods]] = {}
+        self.patterns: list[tuple[re.Pattern[str], Methods]] = []
+        self.add(routes)
+
+    def add(self, routes: Iterable[Route]) -> None:
+        """More routes (another module's, after the app is built)."""
+        for route in routes:
+            self.routes.append(route)
             if "{" in route.path:
-                table = patterns.setdefault(route.path, (_compile(route.path), {}))[1]
+                if route.path not in self._patterns:
+                    self._patterns[route.path] = (_compile(route.path), {})
+                table = self._patterns[route.path][1]
             else:
                 table = self.exact.setdefault(route.path, {})
             for method in route.methods:
@@ -90,7 +98,7 @@ class Router:
                 table[method] = route
             if "GET" in route.methods and "HEAD" not in table:
                 table["HEAD"] = route
-        self.patterns = list(patterns.values())
+        self.patterns = list(self._patterns.values())
 
     def find(self, path: str) -> tuple[Methods, dict[str, str]] | None:
         methods = self.exact.get(path)
