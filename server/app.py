@@ -25,7 +25,7 @@ from server.polls import PollStore
 from server.presence import Presence
 from server.ratelimit import ADMIN_FAILURE_LIMIT, AddressLimiter, AdminGuard
 from server.router import Route, Router, from_starlette
-from server.routes import ROUTES, Services
+from server.routes import ROUTES, SUMMARISED, Services
 from server.security import SecurityHeaders
 from server.sessions import SessionSigner
 from server.settings import Settings
@@ -54,7 +54,12 @@ def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeli
     signer = SessionSigner(settings.secret_keys, settings.session_max_age)
     metrics = Metrics()
     origins = CrossOrigin(settings.allowed_origins)
-    edge = Edge(RequestMetrics(metrics), AccessLog() if settings.access_log else None)
+    access_log = (
+        AccessLog(mode=settings.access_log, summarised=SUMMARISED)
+        if settings.access_log != "off"
+        else None
+    )
+    edge = Edge(RequestMetrics(metrics), access_log)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Pipeline) -> AsyncIterator[None]:
@@ -100,7 +105,7 @@ def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeli
             await recorder.flush()
             await redis.aclose()
             if edge.access_log is not None:
-                edge.access_log.flush()
+                edge.access_log.close()
 
     mounts = Mounts()
     if settings.widgets_dir.is_dir():

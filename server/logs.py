@@ -10,6 +10,7 @@ addresses are not logged: the proxy in front already logs them, and they are per
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextvars
 import itertools
 import json
@@ -21,6 +22,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as encode_json_string  # the C encoder
 from typing import Any, TextIO
@@ -173,26 +175,82 @@ def configure_logging(log_format: str | None = None) -> None:
     )
 
 
+ACCESS_LOG_MODES = ("summary", "all", "off")
+"""`summary`: high-volume 2xx/3xx reads summed up per minute, everything else one line each;
+`all`: one line per request; `off`: none."""
+
+# Latency buckets of the per-minute summaries: 10% wide, 10 microseconds to about 100 seconds.
+_BOUNDS_MS = [0.01 * 1.1**step for step in range(170)]
+
+
+class _Minute:
+    """One minute of one summarised route: requests by status, bytes, a latency histogram."""
+
+    __slots__ = ("buckets", "bytes", "requests", "statuses")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.bytes = 0
+        self.statuses: dict[int, int] = {}
+        self.buckets = [0] * (len(_BOUNDS_MS) + 1)
+
+    def add(self, status: int, size: int, milliseconds: float) -> None:
+        self.requests += 1
+        self.bytes += size
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.buckets[bisect.bisect_left(_BOUNDS_MS, milliseconds)] += 1
+
+    def percentile(self, share: float) -> float:
+        """The upper bound of the bucket holding the `share` quantile (within 10%)."""
+        rank, seen = share * self.requests, 0
+        for index, count in enumerate(self.buckets):
+            seen += count
+            if seen >= rank and count:
+                return round(_BOUNDS_MS[min(index, len(_BOUNDS_MS) - 1)], 2)
+        return 0.0
+
+
 class AccessLog:
-    """One JSON line per request on stderr, written once per event-loop tick.
+    """Access lines on stderr, written once per event-loop tick.
+
+    In `all` mode every request gets a line. In `summary` mode (the default) the requests of
+    `summarised` (method, route) pairs answered below 400 (heartbeats, count reads, probes:
+    `server.routes.SUMMARISED`) are summed up in one line per minute and route: requests by
+    status, bytes, latency p50/p90/p99. Everything else (votes, admin calls, errors, any
+    answer >= 400) keeps its own line, with its request id.
 
     Access lines skip the `logging` machinery (a LogRecord, a caller lookup, a formatter
     walking its attributes, a flush per line): under load that cost more than answering
     the request. A tick's lines go out in one write; none wait longer than that tick.
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        mode: str = "all",
+        summarised: Collection[tuple[str, str]] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._stream = stream
+        self._summarised = frozenset(summarised) if mode == "summary" else frozenset()
+        self._clock = clock
         self._pending: list[str] = []
         self._scheduled = False
         self._second = 0
         self._second_text = ""
+        self._minute = 0
+        self._minutes: dict[tuple[str, str], _Minute] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
     def write(
         self, request_id: str, method: str, path: str, route: str, status: int, size: int,
         seconds: float,
     ) -> None:  # fmt: skip
-        now = time.time()
+        now = self._clock()
+        if status < 400 and (method, route) in self._summarised:
+            self._count(now, method, route, status, size, seconds)
+            return
         second = int(now)
         if second != self._second:  # formatting a date costs more than the rest of the line
             self._second = second
@@ -214,6 +272,45 @@ class AccessLog:
                 f'"method":{method},"path":{encode_json_string(path[:200])},"route":"{route}",'
                 f'"status":{status},"bytes":{size},"duration_ms":{round(seconds * 1000, 2)}}}\n'
             )
+        self._queue(line)
+
+    def _count(
+        self, now: float, method: str, route: str, status: int, size: int, seconds: float
+    ) -> None:
+        minute = int(now // 60)
+        if minute != self._minute:
+            self._close_minute()
+            self._minute = minute
+            self._schedule_close(60 - now % 60)
+        summary = self._minutes.get((method, route))
+        if summary is None:
+            summary = self._minutes[(method, route)] = _Minute()
+        summary.add(status, size, seconds * 1000)
+
+    def _schedule_close(self, delay: float) -> None:
+        """Write the minute's summaries when it ends, even if no request follows."""
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._timer = loop.call_later(delay + 0.01, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if int(self._clock() // 60) != self._minute:
+            self._close_minute()
+            self.flush()
+
+    def _close_minute(self) -> None:
+        """Queue one summary line per route of the minute that ended, and start afresh."""
+        minutes, self._minutes = self._minutes, {}
+        start = datetime.fromtimestamp(self._minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        for (method, route), summary in minutes.items():
+            self._queue(_summary_line(start, method, route, summary))
+
+    def _queue(self, line: str) -> None:
         self._pending.append(line)
         if not self._scheduled:
             try:
@@ -222,9 +319,38 @@ class AccessLog:
             except RuntimeError:  # no event loop: nothing to batch with
                 self.flush()
 
+    def close(self) -> None:
+        """Write what is pending, the current minute's summaries included (on shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._close_minute()
+        self.flush()
+
     def flush(self) -> None:
         lines, self._pending, self._scheduled = self._pending, [], False
         if lines:
             stream = self._stream or sys.stderr  # looked up late: tests capture sys.stderr
             stream.write("".join(lines))
             stream.flush()
+
+
+def _summary_line(start: str, method: str, route: str, summary: _Minute) -> str:
+    """`{"kind": "summary", "minute", "method", "route", "requests", "status": {...},
+    "bytes", "p50_ms", "p90_ms", "p99_ms"}` (or its text form)."""
+    p50, p90, p99 = (summary.percentile(share) for share in (0.5, 0.9, 0.99))
+    statuses = {str(status): count for status, count in sorted(summary.statuses.items())}
+    message = f"{method} {route}: {summary.requests} requests in the minute"
+    if _access_text:
+        counts = " ".join(f"{status}={count}" for status, count in statuses.items())
+        return (
+            f"{start[11:16]} INFO portal.access: {message} {counts} {summary.bytes}B "
+            f"p50={p50}ms p90={p90}ms p99={p99}ms\n"
+        )
+    entry = {
+        "time": f"{start}.000+00:00", "level": "info", "logger": "portal.access",
+        "message": message, "kind": "summary", "minute": start[:16], "method": method,
+        "route": route, "requests": summary.requests, "status": statuses,
+        "bytes": summary.bytes, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99,
+    }  # fmt: skip
+    return json.dumps(entry, separators=(",", ":")) + "\n"

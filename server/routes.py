@@ -272,3 +272,21 @@ ROUTES: list[Route] = [
     Route("/metrics", ("GET",), metrics_endpoint),
     Route("/api/openapi.json", ("GET",), openapi_endpoint),
 ]
+
+SUMMARISED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/api/presence"),  # heartbeats: two a minute per visitor online
+        ("GET", "/api/presence"),  # count reads
+        ("GET", "/api/polls/{poll_id}"),  # a poll's tallies, read by every page showing it
+        ("GET", "/api/polls"),
+        ("GET", "/healthz"),  # probes of orchestrators and load balancers
+        ("GET", "/readyz"),
+        ("OPTIONS", "preflight"),  # CORS preflights of embedding sites' heartbeats
+        ("GET", "/widgets"),  # the widgets' files and the site's pages
+        ("GET", "/"),
+        ("HEAD", "/"),
+    }
+)
+"""(method, route) pairs whose answers below 400 the access log sums up per minute in its
+default `summary` mode: public reads and heartbeats, too many to log one by one. Votes, a
+visitor leaving, admin calls and any answer >= 400 keep a line each (`server.logs.AccessLog`)."""

@@ -43,7 +43,7 @@ ENVIRONMENT = (
     ("PORTAL_MAX_ONLINE_PER_ADDRESS", "50", "sessions of one address counted online"),
     ("PORTAL_MAX_VISITORS_PER_ADDRESS", "500", "visitors one address adds to a day"),
     ("PORTAL_MAX_PAGES", "10000", "page scopes counted without a page list"),
-    ("PORTAL_ACCESS_LOG", "on", "access log lines on stderr"),
+    ("PORTAL_ACCESS_LOG", "summary", "summary (busy reads per minute), all, or off"),
     ("PORTAL_LOG_FORMAT", "json, text on a terminal", "json or text"),
     ("PORTAL_REDIS_PREFIX", "portal:", "prefix of every Redis key"),
     ("PORTAL_HTTP_*", "see docs/operations.md", "limits of the HTTP server"),
@@ -80,8 +80,10 @@ class Settings:
     """A `limits` rate string ("20/minute") for new votes per client address; None = no limit."""
     trusted_proxies: tuple[IPNetwork, ...] = ()
     """Peers whose X-Forwarded-For / X-Forwarded-Proto are believed."""
-    access_log: bool = False
-    """One JSON line per request on stderr (on by default from the environment)."""
+    access_log: str = "off"
+    """`summary` (the default from the environment): heartbeats, count reads and probes
+    answered below 400 summed up per route and minute, every other request a line of its own;
+    `all`: a line per request; `off`: none (`server.logs.AccessLog`)."""
     new_visitor_limit: str | None = None
     """A `limits` rate string for new sessions handed out per client address; None = no limit."""
     max_online_per_address: int = 50
@@ -158,19 +160,20 @@ class Settings:
             log_format=log_format_from_env(env),
             build_dir=Path(build) if build else None,
             trusted_proxies=_networks(env.get("PORTAL_TRUSTED_PROXIES", "")),
-            access_log=_switch(env, "PORTAL_ACCESS_LOG", default=True),
+            access_log=_access_log_mode(env),
         )
 
 
-def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "on", "true", "yes"):
-        return True
+def _access_log_mode(env: Mapping[str, str]) -> str:
+    """PORTAL_ACCESS_LOG: summary (default; `on` too, as before), all, or off."""
+    raw = env.get("PORTAL_ACCESS_LOG", "").strip().lower()
+    if raw in ("", "1", "on", "true", "yes", "summary"):
+        return "summary"
     if raw in ("0", "off", "false", "no"):
-        return False
-    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+        return "off"
+    if raw == "all":
+        return "all"
+    raise SettingsError(f"PORTAL_ACCESS_LOG must be summary, all or off, got {raw!r}")
 
 
 def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

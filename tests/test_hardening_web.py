@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import logging
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from server.clients import forwarded_client, forwarded_scheme, parse_ip
-from server.logs import JsonFormatter, sane_request_id
+from server.logs import AccessLog, JsonFormatter, sane_request_id
 from server.sessions import COOKIE_NAME, SessionSigner
 from server.settings import Settings
 from tests.conftest import SECRET, app_client
@@ -247,7 +248,7 @@ async def test_secret_key_rotation_keeps_old_sessions(
 async def test_request_id_is_echoed_or_generated_and_logged(
     client_for: Any, make_settings: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with client_for(make_settings(access_log=True)) as client:
+    async with client_for(make_settings(access_log="all")) as client:
         given = await client.get("/api/polls", headers={"X-Request-Id": "abc-123.def"})
         assert given.headers["x-request-id"] == "abc-123.def"
         for insane in ("", "a b", "x" * 500, "<script>", 'a"b'):
@@ -264,6 +265,54 @@ async def test_request_id_is_echoed_or_generated_and_logged(
     assert isinstance(first["duration_ms"], float) and first["bytes"] > 0
     assert access[-1]["path"] == '/api/"quoted"\\path' and access[-1]["status"] == 404
     assert "client" not in first and "127.0.0.1" not in json.dumps(access)
+
+
+async def test_summary_log_sums_up_busy_reads_and_keeps_votes_and_errors(
+    client_for: Any, make_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with client_for(make_settings(access_log="summary")) as client:
+        for _ in range(3):
+            assert (await client.post("/api/presence", json={"page": "/a.html"})).is_success
+        for _ in range(2):
+            assert (await client.get("/api/presence")).is_success
+        vote = await client.post(VOTES, json={"option": "tot"}, headers={"X-Request-Id": "v-1"})
+        missing = await client.get("/api/polls/no-such-poll", headers={"X-Request-Id": "e-1"})
+    assert vote.status_code == 201 and missing.status_code == 404
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    access = [line for line in lines if line.get("logger") == "portal.access"]
+    summaries = {(line["method"], line["route"]): line for line in access if "kind" in line}
+    singles = {line["request_id"]: line for line in access if "kind" not in line}
+    beats = summaries[("POST", "/api/presence")]
+    assert beats["kind"] == "summary" and beats["requests"] == 3 and beats["status"] == {"200": 3}
+    assert 0 < beats["p50_ms"] <= beats["p90_ms"] <= beats["p99_ms"] and beats["bytes"] > 0
+    assert summaries[("GET", "/api/presence")]["requests"] == 2
+    assert set(singles) == {"v-1", "e-1"}, "only the vote and the 404 have lines of their own"
+    assert singles["v-1"]["route"] == "/api/polls/{poll_id}/votes"
+    assert singles["e-1"]["status"] == 404
+
+
+def test_summary_log_writes_one_line_per_route_and_minute() -> None:
+    stream, now = io.StringIO(), [600.0]
+    log = AccessLog(stream, mode="summary", summarised={("GET", "/r")}, clock=lambda: now[0])
+    for milliseconds in range(1, 101):  # 1 .. 100 ms
+        log.write("id", "GET", "/r", "/r", 200 if milliseconds <= 90 else 304, 10, ms(milliseconds))
+    log.write("id-5xx", "GET", "/r", "/r", 503, 10, 0.001)
+    assert [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()] == [
+        "id-5xx"
+    ], "an answer >= 400 is written at once; the minute's summary waits for its end"
+    now[0] = 661.0  # the next minute: its first request closes the previous one
+    log.write("id", "GET", "/r", "/r", 200, 10, 0.002)
+    log.close()
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines()[1:])
+    assert first["minute"] == "1970-01-01T00:10" and first["requests"] == 100
+    assert first["status"] == {"200": 90, "304": 10} and first["bytes"] == 1000
+    assert 50 <= first["p50_ms"] <= 55 and 90 <= first["p90_ms"] <= 99
+    assert 99 <= first["p99_ms"] <= 109
+    assert second["minute"] == "1970-01-01T00:11" and second["requests"] == 1
+
+
+def ms(milliseconds: float) -> float:
+    return milliseconds / 1000
 
 
 def test_sane_request_ids() -> None:

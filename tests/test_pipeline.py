@@ -114,7 +114,7 @@ async def test_every_route_and_every_error_takes_every_step(
     static_site: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = make_settings(static_dir=static_site, allowed_origins=(EMBED,), access_log=True)
+    settings = make_settings(static_dir=static_site, allowed_origins=(EMBED,), access_log="all")
     app = create_app(settings, extra_routes=PLANTED)
     # Every route of the service is called below: a module that adds routes to ROUTES adds a
     # call for each to CALLS.

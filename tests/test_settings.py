@@ -17,6 +17,15 @@ def test_defaults() -> None:
     assert settings.admin_token is None
     assert settings.allowed_origins == ()
     assert settings.secret_keys == ("s" * 32,)
+    assert settings.access_log == "summary"
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [("summary", "summary"), ("on", "summary"), ("all", "all"), ("off", "off"), ("0", "off")],
+)
+def test_access_log_modes(value: str, mode: str) -> None:
+    assert Settings.from_env({**BASE, "PORTAL_ACCESS_LOG": value}).access_log == mode
 
 
 def test_values() -> None:
@@ -47,6 +56,7 @@ def test_values() -> None:
         ({"PORTAL_REDIS_URL": "mysql://x"}, "must start with redis://"),
         ({"PORTAL_SECRET_KEY": ""}, "PORTAL_SECRET_KEY is required"),
         ({"PORTAL_SECRET_KEY": "short"}, "at least 16 characters"),
+        ({"PORTAL_ACCESS_LOG": "verbose"}, "PORTAL_ACCESS_LOG must be summary, all or off"),
     ],
 )
 def test_bad_values_say_what_is_wrong(env: dict[str, str], message: str) -> None:
