@@ -277,6 +277,8 @@ SUMMARISED: frozenset[tuple[str, str]] = frozenset(
     {
         ("POST", "/api/presence"),  # heartbeats: two a minute per visitor online
         ("GET", "/api/presence"),  # count reads
+        ("POST", "/api/presence/leave"),  # a beacon at every page a visitor leaves
+        ("GET", "/api/stats"),  # the statistics widget, every 30 s while shown
         ("GET", "/api/polls/{poll_id}"),  # a poll's tallies, read by every page showing it
         ("GET", "/api/polls"),
         ("GET", "/healthz"),  # probes of orchestrators and load balancers
@@ -288,5 +290,6 @@ SUMMARISED: frozenset[tuple[str, str]] = frozenset(
     }
 )
 """(method, route) pairs whose answers below 400 the access log sums up per minute in its
-default `summary` mode: public reads and heartbeats, too many to log one by one. Votes, a
-visitor leaving, admin calls and any answer >= 400 keep a line each (`server.logs.AccessLog`)."""
+default `summary` mode: public reads, heartbeats and leave beacons, too many to log one by
+one. Votes, admin calls, every other route and any answer >= 400 keep a line each
+(`server.logs.AccessLog`)."""

@@ -78,6 +78,20 @@ def test_secret_key_is_required_and_not_committed(compose: dict[str, Any]) -> No
     assert ".env" in (REPO / ".dockerignore").read_text().split()
 
 
+def test_every_service_keeps_a_bounded_log(compose: dict[str, Any]) -> None:
+    """Docker's json-file logs grow until the disk is full unless size and number are capped."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    for name, spec in compose["services"].items():
+        logging = spec.get("logging")
+        assert logging and logging["driver"] == "json-file", name
+        size = str(logging["options"]["max-size"])
+        files = int(logging["options"]["max-file"])
+        limit = int(size[:-1]) * units[size[-1].lower()] * files
+        assert 0 < limit <= 200 * 1024**2, f"{name} may keep {limit} bytes of log"
+    access = compose["services"]["service"]["environment"]["PORTAL_ACCESS_LOG"]
+    assert access.endswith(":-summary}"), "the summarised access log by default"
+
+
 def test_nginx_is_the_one_origin(compose: dict[str, Any]) -> None:
     services = compose["services"]
     published = [name for name, spec in services.items() if spec.get("ports")]
