@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 SITE_DIR = REPO / "site"
 SECRET = "test-secret-key-0123456789"
 ADMIN_TOKEN = "test-admin-token"
+VOTES = "/api/polls/portal-rating/votes"
+"""Where votes go for the site's `portal-rating` poll (site/site.toml)."""
 CHROMIUM = Path("/usr/bin/chromium")
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import VOTES
+
 OPTIONS = ("rat-tot", "tot", "binh-thuong", "chua-tot")
 
 

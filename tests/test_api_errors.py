@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import VOTES
 
 
 def error_code(response: httpx.Response) -> str:

@@ -11,8 +11,7 @@ import httpx
 
 from server.sessions import HEADER_NAME
 from server.settings import Settings
-
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import VOTES
 
 
 async def test_list_polls_from_site_toml(client: httpx.AsyncClient) -> None:

@@ -18,9 +18,7 @@ from server.polls import PollStore
 from server.presence import Presence
 from server.sessions import HEADER_NAME, SessionSigner
 from server.settings import Settings
-from tests.conftest import SECRET
-
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import SECRET, VOTES
 
 
 class Recorder:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from server.settings import Settings
-from tests.conftest import app_client
-from tests.hardening_helpers import OPTIONS, VOTES
+from tests.conftest import VOTES, app_client
+from tests.hardening_helpers import OPTIONS
 from tests.redis_process import RedisProcess
 
 SESSIONS_IN_FLIGHT = 16

@@ -10,8 +10,7 @@ import pytest
 
 from server.embedded import EmbeddedRedis, EmbeddedRedisError
 from server.settings import Settings
-
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import VOTES
 
 
 async def test_votes_survive_a_restart(

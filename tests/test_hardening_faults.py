@@ -16,9 +16,8 @@ import pytest
 import redis
 
 from server.settings import Settings
-from tests.conftest import app_client
-from tests.hardening_helpers import VOTES
-from tests.redis_process import RedisProcess
+from tests.conftest import VOTES, app_client
+from tests.redis_process import RedisProcess, free_port
 
 REDIS_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/presence", {"page": "/a.html"}),
@@ -105,10 +104,21 @@ async def test_redis_down_every_endpoint_503_fast_and_recovers(
     record_property("recovery_ms", round(recovery * 1000))
     assert recovery < 2.0
     assert set(statuses) <= {200, 503}, statuses
-    assert response.json()["total"] == 1
+    assert response.json()["total"] == 1 and response.json()["voted"] == "tot"
     for method, path, body in REDIS_ENDPOINTS:
         response = await _request(client, method, path, body)
         assert response.status_code < 500, (path, response.status_code)
+
+
+async def test_unreachable_redis_answers_fast(make_settings: Callable[..., Settings]) -> None:
+    """A Redis that was never there: the service starts, and answers 503 at once."""
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with app_client(settings) as client:
+        started = time.perf_counter()
+        response = await client.post(VOTES, json={"option": "tot"})
+        assert response.status_code == 503
+        assert time.perf_counter() - started < 1.0
+        assert response.headers["retry-after"]
 
 
 async def test_no_500_while_redis_restarts_under_load(

@@ -12,8 +12,8 @@ import redis
 
 from server.ratelimit import address_group, hashed_group
 from server.settings import Settings, SettingsError
-from tests.conftest import ADMIN_TOKEN, app_client
-from tests.hardening_helpers import VOTES, new_vote
+from tests.conftest import ADMIN_TOKEN, VOTES, app_client
+from tests.hardening_helpers import new_vote
 
 
 async def test_new_votes_over_the_limit_get_429_with_retry_after(

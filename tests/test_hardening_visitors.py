@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from server.settings import Settings
-from tests.conftest import app_client
-from tests.hardening_helpers import VOTES
+from tests.conftest import VOTES, app_client
 
 SESSION_HEADERS = ("set-cookie", "x-portal-session")
 

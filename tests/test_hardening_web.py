@@ -16,8 +16,7 @@ from server.clients import forwarded_client, forwarded_scheme, parse_ip
 from server.logs import AccessLog, JsonFormatter, sane_request_id
 from server.sessions import COOKIE_NAME, SessionSigner
 from server.settings import Settings
-from tests.conftest import SECRET, app_client
-from tests.hardening_helpers import VOTES
+from tests.conftest import SECRET, VOTES, app_client
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
 

@@ -10,8 +10,7 @@ import pytest
 
 from server.sessions import HEADER_NAME
 from server.settings import Settings
-
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import VOTES
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from server.sessions import HEADER_NAME
+from tests.conftest import VOTES
 from tests.redis_process import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "deploy" / "nginx.conf"
 MIME_TYPES = Path("/etc/nginx/mime.types")
-VOTES = "/api/polls/portal-rating/votes"
 
 
 def nginx_binary() -> str:

@@ -14,10 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, SITE_DIR
+from tests.conftest import REPO, SITE_DIR, VOTES
 from tests.redis_process import free_port
-
-VOTES = "/api/polls/portal-rating/votes"
 
 
 def _serve(work: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -10,8 +10,7 @@ from itsdangerous import TimestampSigner
 
 from server.sessions import HEADER_NAME, SessionSigner
 from server.settings import Settings
-
-VOTES = "/api/polls/portal-rating/votes"
+from tests.conftest import VOTES
 
 
 def test_tokens_round_trip_and_reject_tampering() -> None:

@@ -463,7 +463,7 @@ def render(ctx: BuildContext) -> None:
     from markupsafe import Markup
 
     from . import render as render_mod
-    from .render import RenderSetup, Task, init_worker, render_string
+    from .render import RenderSetup, Task, render_string, use_setup
 
     assert ctx.view is not None
     base = RenderSetup(
@@ -474,7 +474,7 @@ def render(ctx: BuildContext) -> None:
         bytecode_dir=str(ctx.cache_dir / "templates"),
         templates_version=_hash(ctx.template_key, ctx.widget_version),
     )
-    init_worker(base)
+    use_setup(base)
     latest = render_string("partials/latest.html", {"items": ctx.view.latest_items()})
     polls = render_string("partials/polls.html", {})
     shared = {"latest_html": Markup(latest), "polls_html": Markup(polls)}

@@ -1,7 +1,9 @@
 """Jinja rendering of pages, in this process or in pool workers.
 
-A worker gets the shared context once (its initializer), then renders batches of pages and
-writes each file only when its bytes differ from what is on disk.
+A process sets up its Jinja environment for a `RenderSetup` once (`use_setup`: the build
+process before rendering; a worker at its first batch, or when a batch brings another
+setup), then renders batches of pages and writes each file only when its bytes differ from
+what is on disk.
 """
 
 from __future__ import annotations
@@ -89,8 +91,9 @@ _setup: RenderSetup | None = None
 _builtins: dict[str, Any] = {}  # Jinja's own globals (range, dict, ...)
 
 
-def init_worker(setup: RenderSetup) -> None:
-    """Pool initializer (also called in-process for serial builds)."""
+def use_setup(setup: RenderSetup) -> None:
+    """Make this process's environment render for `setup`, keeping compiled templates when
+    the templates are the same."""
     global _env, _setup
     same_templates = _setup is not None and (
         (_setup.templates_dir, _setup.widgets_templates_dir, _setup.bytecode_dir)
@@ -143,7 +146,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 def render_batch(setup: RenderSetup, tasks: list[Task]) -> list[tuple[str, bool]]:
     """Render and write pages; (output file, whether it was written) for each."""
     if _setup != setup or _env is None:
-        init_worker(setup)
+        use_setup(setup)
     assert _env is not None and _setup is not None
     out_dir = Path(_setup.out_dir)
     results: list[tuple[str, bool]] = []
@@ -155,7 +158,7 @@ def render_batch(setup: RenderSetup, tasks: list[Task]) -> list[tuple[str, bool]
 
 def load_templates(names: set[str]) -> None:
     """Compile templates here (before forking workers, which then inherit them)."""
-    assert _env is not None, "init_worker() first"
+    assert _env is not None, "use_setup() first"
     for name in sorted(names):
         _template(_env, name)
 
@@ -168,7 +171,7 @@ def render_pages(setup: RenderSetup, pages: list[Any]) -> list[tuple[str, bool]]
 
 def render_string(template_name: str, context: dict[str, Any]) -> str:
     """Render one template to a string in this process (e.g. the shared latest-news list)."""
-    assert _env is not None, "init_worker() first"
+    assert _env is not None, "use_setup() first"
     return _render(_env, template_name, context)
 
 
