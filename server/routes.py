@@ -118,7 +118,7 @@ async def presence_heartbeat(
 ) -> tuple[int, bytes]:
     body = await optional_json_object(scope, receive, services.settings.max_body_bytes)
     page = normalize_page(body.get("page"))
-    counts = await services.presence.heartbeat(visitor.id, page)
+    counts = await services.presence.heartbeat(visitor.id, page, client_address(scope))
     services.metrics.heartbeats.inc()
     services.metrics.online.set(counts.online)
     return 200, counts.as_json_bytes()
@@ -142,8 +142,9 @@ async def presence_leave(request: Request) -> Response:
     token = body.get("session")
     if visitor.is_new and isinstance(token, str):
         visitor = services.signer.verify(token) or visitor
+    normalize_page(body.get("page"))  # validated; a leave takes the session off every page
     if not visitor.is_new:
-        await services.presence.leave(visitor.id, normalize_page(body.get("page")))
+        await services.presence.leave(visitor.id)
     return Response(status_code=204, headers=_NO_STORE)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import redis
 
+from server.presence import page_token
 from server.sessions import HEADER_NAME
 from server.settings import Settings
 
@@ -88,9 +89,10 @@ async def test_idle_page_keys_vanish(
     async with client_for(settings) as client:
         await client.post("/api/presence", json={"page": "/gone.html"})
     sync = redis.Redis.from_url(redis_url)
-    for kind in ("online", "seen"):
-        key = f"{settings.redis_prefix}{{presence}}:{kind}:page:/gone.html"
-        assert 0 < sync.pttl(key) <= 4000  # gone once its last session has ended
+    base = f"{settings.redis_prefix}{{presence}}:v3:"
+    page = f"{base}page:{page_token('/gone.html').hex()}"
+    for key in (page, f"{base}site", f"{base}sessions", f"{base}addresses"):
+        assert 0 < sync.pttl(key) <= 2000  # gone once its last session has ended
     sync.close()
 
 
