@@ -137,7 +137,7 @@ class Presence:
         self.batch_listeners: list[BatchListener] = []
         self._address_key = address_secret.encode()
         base = f"{prefix}{{presence}}:{_LAYOUT}"
-        self._keys = [f"{base}{name}" for name in ("site", "sessions", "addresses", "scopes")]
+        self._keys = [f"{base}{name}" for name in ("site", "sessions", "addresses", "scopes", "peaks")]
         self._page_prefix = f"{base}page:"
         self._heartbeat_script = load_script(redis, "presence_heartbeat")
         self._count_script = load_script(redis, "presence_count")

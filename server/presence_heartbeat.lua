@@ -8,16 +8,17 @@
 --   addresses hash: address group -> sessions of that group counted online
 --   scopes    sorted set: page token -> latest end promised there; only without a page list,
 --             to bound how many page scopes exist at once
+--   peaks     hash: sorted set key -> the most members it held (see `compact`)
 -- Ended sessions are removed on every call (ZREMRANGEBYSCORE of what ended), so memory
 -- follows the sessions online now; every key expires when the last end it holds has passed.
 -- One call carries the heartbeats of many sessions (a batch), applied in order, each
 -- answered with the counts right after its own heartbeat, exactly as if sent one by one.
--- KEYS: site, sessions, addresses, scopes.
+-- KEYS: site, sessions, addresses, scopes, peaks.
 -- ARGV: page key prefix, now in ms ('' = Redis TIME; tests set it), ttl in ms, most page
 -- scopes (0: no bound, the pages were checked against the site's list), most sessions
 -- online per address group, then triples: session member, address group, page token ('').
 -- Returns, per heartbeat: the site count, the page count (-1: no page scope), 1 if counted.
-local site, sessions, addresses, scopes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local site, sessions, addresses, scopes, peaks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 if not now then
@@ -26,7 +27,10 @@ if not now then
 end
 local ttl, max_scopes, max_per_address = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local ends = now + ttl
-local TOKEN, MAX_PAGES = 8, 8
+-- A record is at most 64 bytes (8 + 7 pages x 8), so small record hashes stay compact.
+local TOKEN, MAX_PAGES = 8, 7
+-- Keys that lost members in this call, checked for the compact encoding at the end.
+local shrunk = {}
 
 local function page_key(token)
   return prefix .. (token:gsub('.', function(c) return string.format('%02x', c:byte()) end))
@@ -56,7 +60,9 @@ end
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', site, '-inf', now)) do
   forget(member)
 end
-redis.call('ZREMRANGEBYSCORE', site, '-inf', now)
+if redis.call('ZREMRANGEBYSCORE', site, '-inf', now) > 0 then
+  shrunk[site], shrunk[sessions], shrunk[addresses] = 'zset', 'hash', 'hash'
+end
 if max_scopes > 0 then
   redis.call('ZREMRANGEBYSCORE', scopes, '-inf', now)
 end
@@ -74,7 +80,9 @@ local function open(token)
   local key = page_key(token)
   if not opened[token] then
     opened[token] = true
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if redis.call('ZREMRANGEBYSCORE', key, '-inf', now) > 0 then
+      shrunk[key] = 'zset'
+    end
   end
   return key
 end
@@ -130,15 +138,73 @@ local function beat(member, group, token)
   return redis.call('ZCARD', site), count, 1
 end
 
--- A key lives until the latest end it holds (relative to `now`, so a set clock works too).
+-- A sorted set (and the keys that go with it) lives until the latest end it holds: set
+-- relative to `now`, so a clock the tests set works too.
 local function keep(key, ...)
-  local left = ends - now
-  local current = redis.call('PTTL', key)
-  if current > left then
-    left = current
+  local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  if latest then
+    for _, k in ipairs({ key, ... }) do
+      redis.call('PEXPIRE', k, math.max(1, tonumber(latest) - now))
+    end
   end
-  for _, k in ipairs({ key, ... }) do
-    redis.call('PEXPIRE', k, left)
+end
+
+-- A key that once held many members keeps what it grew: a small one stays in Redis's big
+-- encoding (skiplist, hash table: about four times the bytes per member of the listpack),
+-- and a sorted set's hash table never shrinks (Redis 7.0). So a key that shrank is rewritten:
+-- a small one (up to COMPACT members: below Redis's listpack limits) when it is not compact,
+-- a sorted set when it holds less than half its recorded peak (`peaks`: key -> most members
+-- since last written, kept for the sets over COMPACT). Each rewrite costs what the key holds
+-- and comes after at least as many removals: amortised O(1) per session.
+local COMPACT = 64
+local function rewrite(key, kind)
+  local left = redis.call('PTTL', key)
+  if kind == 'zset' then
+    local all = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    redis.call('DEL', key)
+    for first = 1, #all, 2000 do
+      local args = {}
+      for i = first, math.min(first + 1999, #all), 2 do
+        args[#args + 1] = all[i + 1]
+        args[#args + 1] = all[i]
+      end
+      redis.call('ZADD', key, unpack(args))
+    end
+  else
+    local all = redis.call('HGETALL', key)
+    redis.call('DEL', key)
+    redis.call('HSET', key, unpack(all))
+  end
+  if left > 0 then
+    redis.call('PEXPIRE', key, left)
+  end
+end
+
+local function compact(key, kind)
+  local size = redis.call(kind == 'zset' and 'ZCARD' or 'HLEN', key)
+  if size == 0 then
+    return
+  end
+  local peak = kind == 'zset' and tonumber(redis.call('HGET', peaks, key)) or 0
+  if size <= COMPACT and redis.call('OBJECT', 'ENCODING', key) ~= 'listpack' then
+    rewrite(key, kind)
+  elseif peak > 0 and size * 2 < peak then
+    rewrite(key, kind)
+  else
+    return
+  end
+  if size > COMPACT then
+    redis.call('HSET', peaks, key, size)
+  elseif peak > 0 then
+    redis.call('HDEL', peaks, key)
+  end
+end
+
+-- Peaks of the sorted sets written in this call.
+local function record_peak(key)
+  local size = redis.call('ZCARD', key)
+  if size > COMPACT and size > (tonumber(redis.call('HGET', peaks, key)) or 0) then
+    redis.call('HSET', peaks, key, size)
   end
 end
 
@@ -151,16 +217,21 @@ for i = 6, #ARGV, 3 do
   counts[#counts + 1] = took
   counted = counted or took == 1
 end
-if counted then
-  keep(site, sessions, addresses)
-  if max_scopes > 0 then
-    keep(scopes)
-  end
+for key, kind in pairs(shrunk) do
+  compact(key, kind)
 end
 for token in pairs(opened) do
   local key = page_key(token)
   if redis.call('EXISTS', key) == 1 then
+    record_peak(key)
     keep(key)
+  end
+end
+if counted then
+  record_peak(site)
+  keep(site, sessions, addresses, peaks)
+  if max_scopes > 0 then
+    keep(scopes)
   end
 end
 return counts
