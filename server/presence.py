@@ -30,6 +30,7 @@ Heartbeats and count reads sent within one event-loop tick share one script call
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -110,6 +111,7 @@ def session_member(session_id: str) -> bytes:
     return session_id.encode()
 
 
+@functools.lru_cache(maxsize=4096)
 def page_token(page: str) -> bytes:
     """A page scope's 8-byte name: fixed-size in session records and key names."""
     return hashlib.blake2b(page.encode(), digest_size=8).digest()
@@ -136,8 +138,11 @@ class Presence:
         self.max_online_per_address = max_online_per_address
         self.batch_listeners: list[BatchListener] = []
         self._address_key = address_secret.encode()
+        self._group = functools.lru_cache(maxsize=4096)(self._address_group)
         base = f"{prefix}{{presence}}:{_LAYOUT}"
-        self._keys = [f"{base}{name}" for name in ("site", "sessions", "addresses", "scopes", "peaks")]
+        self._keys = [
+            f"{base}{name}" for name in ("site", "sessions", "addresses", "scopes", "peaks")
+        ]
         self._page_prefix = f"{base}page:"
         self._heartbeat_script = load_script(redis, "presence_heartbeat")
         self._count_script = load_script(redis, "presence_count")
@@ -166,7 +171,7 @@ class Presence:
     def _now(self) -> str:
         return "" if self.clock_ms is None else str(self.clock_ms)
 
-    def _group(self, address: IPAddress | None) -> bytes:
+    def _address_group(self, address: IPAddress | None) -> bytes:
         """The address group as 8 opaque bytes: no raw address is stored."""
         digest = hmac.new(self._address_key, address_group(address).encode(), hashlib.sha256)
         return digest.digest()[:8]
@@ -199,7 +204,11 @@ class Presence:
         ]
         for beat in beats:
             page = self.known_page(beat.page)
-            args += [beat.member, self._group(beat.address), b"" if page is None else page_token(page)]
+            args += [
+                beat.member,
+                self._group(beat.address),
+                b"" if page is None else page_token(page),
+            ]
         flat = await self._heartbeat_script(keys=self._keys, args=args)
         ttl = self.ttl
         results = [
@@ -213,17 +222,17 @@ class Presence:
         return results
 
     async def _count_batch(self, pages: list[str | None]) -> list[PresenceCounts]:
-        """One script call for many readers: each distinct scope counted once."""
+        """One script call for many readers: each distinct scope counted once. A page with
+        no scope (not on the site's list) answers `page_online: null` without a look."""
         scopes = {page: self.known_page(page) for page in pages if page is not None}
         distinct = list(dict.fromkeys(scope for scope in scopes.values() if scope is not None))
         keys = [self._keys[0], *(self.page_key(scope) for scope in distinct)]
         counts = await self._count_script(keys=keys, args=[self._now()])
         online = int(counts[0])
         by_scope = {scope: int(count) for scope, count in zip(distinct, counts[1:], strict=True)}
-        ttl = self.ttl
-        return [
-            PresenceCounts(
-                online, None if page is None else by_scope.get(scopes[page] or "", None), ttl
-            )
-            for page in pages
-        ]
+
+        def page_online(page: str | None) -> int | None:
+            scope = None if page is None else scopes[page]
+            return None if scope is None else by_scope[scope]
+
+        return [PresenceCounts(online, page_online(page), self.ttl) for page in pages]

@@ -155,7 +155,7 @@ def test_the_test_polls_span_several_nodes(cluster_url: str, key_prefix: str) ->
 def test_script_keys_share_a_slot(key_prefix: str) -> None:
     ballots, tally = (f"{key_prefix}{{poll:poll-1}}:{name}" for name in ("ballots", "tally"))
     assert key_slot(ballots.encode()) == key_slot(tally.encode())
-    site, page = f"{key_prefix}{{presence}}:seen:site", f"{key_prefix}{{presence}}:online:page:/a"
+    site, page = f"{key_prefix}{{presence}}:v3:site", f"{key_prefix}{{presence}}:v3:page:0a1b"
     assert key_slot(site.encode()) == key_slot(page.encode())
 
 
