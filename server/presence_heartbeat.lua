@@ -29,8 +29,6 @@ local ttl, max_scopes, max_per_address = tonumber(ARGV[3]), tonumber(ARGV[4]), t
 local ends = now + ttl
 -- A record is at most 64 bytes (8 + 7 pages x 8), so small record hashes stay compact.
 local TOKEN, MAX_PAGES = 8, 7
--- Keys that lost members in this call, checked for the compact encoding at the end.
-local shrunk = {}
 
 local function page_key(token)
   return prefix .. (token:gsub('.', function(c) return string.format('%02x', c:byte()) end))
@@ -60,9 +58,7 @@ end
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', site, '-inf', now)) do
   forget(member)
 end
-if redis.call('ZREMRANGEBYSCORE', site, '-inf', now) > 0 then
-  shrunk[site], shrunk[sessions], shrunk[addresses] = 'zset', 'hash', 'hash'
-end
+redis.call('ZREMRANGEBYSCORE', site, '-inf', now)
 if max_scopes > 0 then
   redis.call('ZREMRANGEBYSCORE', scopes, '-inf', now)
 end
@@ -80,9 +76,7 @@ local function open(token)
   local key = page_key(token)
   if not opened[token] then
     opened[token] = true
-    if redis.call('ZREMRANGEBYSCORE', key, '-inf', now) > 0 then
-      shrunk[key] = 'zset'
-    end
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   end
   return key
 end
@@ -151,11 +145,11 @@ end
 
 -- A key that once held many members keeps what it grew: a small one stays in Redis's big
 -- encoding (skiplist, hash table: about four times the bytes per member of the listpack),
--- and a sorted set's hash table never shrinks (Redis 7.0). So a key that shrank is rewritten:
--- a small one (up to COMPACT members: below Redis's listpack limits) when it is not compact,
--- a sorted set when it holds less than half its recorded peak (`peaks`: key -> most members
--- since last written, kept for the sets over COMPACT). Each rewrite costs what the key holds
--- and comes after at least as many removals: amortised O(1) per session.
+-- and its hash table shrinks late (a sorted set's never, in Redis 7.0). So every key this
+-- call touched is rewritten when it holds less than half its peak (`peaks`: key -> the most
+-- members since it was last written; kept for keys over COMPACT), or when it is small
+-- (up to COMPACT members: below Redis's listpack limits) and not compact. A rewrite costs
+-- what the key holds and follows at least as many removals: amortised O(1) per session.
 local COMPACT = 64
 local function rewrite(key, kind)
   local left = redis.call('PTTL', key)
@@ -173,7 +167,9 @@ local function rewrite(key, kind)
   else
     local all = redis.call('HGETALL', key)
     redis.call('DEL', key)
-    redis.call('HSET', key, unpack(all))
+    for first = 1, #all, 2000 do
+      redis.call('HSET', key, unpack(all, first, math.min(first + 1999, #all)))
+    end
   end
   if left > 0 then
     redis.call('PEXPIRE', key, left)
@@ -185,26 +181,16 @@ local function compact(key, kind)
   if size == 0 then
     return
   end
-  local peak = kind == 'zset' and tonumber(redis.call('HGET', peaks, key)) or 0
-  if size <= COMPACT and redis.call('OBJECT', 'ENCODING', key) ~= 'listpack' then
-    rewrite(key, kind)
-  elseif peak > 0 and size * 2 < peak then
-    rewrite(key, kind)
-  else
-    return
-  end
-  if size > COMPACT then
+  local peak = tonumber(redis.call('HGET', peaks, key)) or 0
+  if size > peak and size > COMPACT then
     redis.call('HSET', peaks, key, size)
-  elseif peak > 0 then
-    redis.call('HDEL', peaks, key)
-  end
-end
-
--- Peaks of the sorted sets written in this call.
-local function record_peak(key)
-  local size = redis.call('ZCARD', key)
-  if size > COMPACT and size > (tonumber(redis.call('HGET', peaks, key)) or 0) then
-    redis.call('HSET', peaks, key, size)
+  elseif size * 2 < peak or (size <= COMPACT and peak > 0) then
+    rewrite(key, kind)
+    if size > COMPACT then
+      redis.call('HSET', peaks, key, size)
+    else
+      redis.call('HDEL', peaks, key)
+    end
   end
 end
 
@@ -217,18 +203,20 @@ for i = 6, #ARGV, 3 do
   counts[#counts + 1] = took
   counted = counted or took == 1
 end
-for key, kind in pairs(shrunk) do
-  compact(key, kind)
-end
 for token in pairs(opened) do
   local key = page_key(token)
   if redis.call('EXISTS', key) == 1 then
-    record_peak(key)
+    compact(key, 'zset')
     keep(key)
   end
 end
+compact(site, 'zset')
+compact(sessions, 'hash')
+compact(addresses, 'hash')
+if max_scopes > 0 then
+  compact(scopes, 'zset')
+end
 if counted then
-  record_peak(site)
   keep(site, sessions, addresses, peaks)
   if max_scopes > 0 then
     keep(scopes)
