@@ -72,10 +72,13 @@ class SortedSets:
         counts = await self.presence._count_batch([page])
         return counts[0].online, counts[0].page_online
 
-    def alive_bytes(self, client: redis.Redis, now: int) -> int:
-        """Keys expire at the latest end they hold (relative to the bench's clock)."""
+    def alive_bytes(self, client: redis.Redis, now: int, scopes_only: bool = False) -> int:
+        """Keys expire at the latest end they hold (relative to the bench's clock).
+        `scopes_only`: the site's and pages' sorted sets, without the bounds' bookkeeping."""
         total = 0
         for key in client.scan_iter(match=f"{self.prefix}*", count=1000):
+            if scopes_only and not key.endswith(b":site") and b":page:" not in key:
+                continue
             if client.type(key) == b"zset":
                 latest = client.zrange(key, -1, -1, withscores=True)
                 if latest and latest[0][1] <= now:
@@ -91,8 +94,10 @@ class TwoHashes:
 
     def __init__(self, client: Redis, prefix: str, ttl: int) -> None:
         self.prefix, self.ttl = f"{prefix}{{presence}}:", ttl
-        scripts = {n: (BENCH / f"twohash_presence_{n}.lua").read_text() for n in ("heartbeat", "count", "leave")}  # fmt: skip
-        self.scripts = {n: client.register_script(s) for n, s in scripts.items()}
+        self.scripts = {
+            name: client.register_script((BENCH / f"twohash_presence_{name}.lua").read_text())
+            for name in ("heartbeat", "count", "leave")
+        }
 
     def keys(self, page: str | None) -> list[str]:
         scope = "site" if page is None else f"page:{page}"
@@ -135,6 +140,14 @@ class TwoHashes:
 LAYOUTS = (SortedSets, TwoHashes)
 
 
+def bare(layout: SortedSets | TwoHashes, sync: redis.Redis, now: int, online: int) -> str:
+    """The sorted sets alone, for a like-for-like look at the two layouts."""
+    if not isinstance(layout, SortedSets):
+        return ""
+    scopes = layout.alive_bytes(sync, now, scopes_only=True)
+    return f" ({scopes / online:.0f} B in the sorted sets, the rest: the bounds' bookkeeping)"
+
+
 def zipf_pages(rng: random.Random, pages: int, count: int) -> list[str]:
     weights = [1 / (rank + 1) for rank in range(pages)]
     return [f"/tin-tuc/bai-{n}.html" for n in rng.choices(range(pages), weights, k=count)]
@@ -164,10 +177,10 @@ async def realistic(client: Redis, sync: redis.Redis, args: argparse.Namespace) 
                     await layout.leave(now, member, page)
         online, _ = await layout.count(now, None)
         scopes = len({page for beats in leaving[-ttl:] for _, page, _ in beats})
-        used = layout.alive_bytes(sync, now)
+        used, note = layout.alive_bytes(sync, now), bare(layout, sync, now, online)
         print(f"  {layout.name:>10}: {online:,} online over ~{scopes:,}+ pages: "
-              f"{used / online:.0f} B per online visitor")  # fmt: skip
-        sync.flushdb()
+              f"{used / online:.0f} B per online visitor{note}")  # fmt: skip
+        sync.flushdb(asynchronous=True)
 
 
 async def big_scope(client: Redis, sync: redis.Redis, args: argparse.Namespace) -> None:
@@ -177,10 +190,10 @@ async def big_scope(client: Redis, sync: redis.Redis, args: argparse.Namespace) 
         rng = random.Random(2)
         await layout.beat(t0, new_beats(rng, ["/index.html"] * args.big))
         used = layout.alive_bytes(sync, t0)
-        print(f"  {layout.name:>10}: {args.big:,} online on one page: "
-              f"{used / args.big:.0f} B per online visitor (site + page)")  # fmt: skip
+        print(f"  {layout.name:>10}: {args.big:,} online on one page: {used / args.big:.0f} B "
+              f"per online visitor (site + page){bare(layout, sync, t0, args.big)}")  # fmt: skip
         await read_cost(client, layout, t0, args)
-        sync.flushdb()
+        sync.flushdb(asynchronous=True)
     await idle_read(client, sync)
 
 
@@ -217,7 +230,7 @@ async def idle_read(client: Redis, sync: redis.Redis) -> None:
         idle = statistics.median(await timed_reads(layout, t0 + (ttl - 1) * SECOND, 50))
         print(f"  {layout.name:>10}: count read with ttl = 86,400 s, 1 s vs 86,399 s after the "
               f"last heartbeat: {fresh * 1e6:.0f} vs {idle * 1e6:.0f} us")  # fmt: skip
-        sync.flushdb()
+        sync.flushdb(asynchronous=True)
 
 
 async def burst(client: Redis, sync: redis.Redis, args: argparse.Namespace) -> None:
@@ -239,11 +252,12 @@ async def burst(client: Redis, sync: redis.Redis, args: argparse.Namespace) -> N
         print(f"  {layout.name:>10}: burst of {args.burst:,} (peak {peak / 1e6:.2f} MB), two ttls "
               f"later {after / 1e3:.0f} KB for 600 online = {after / needed:.2f} x what "
               f"they take fresh ({needed / 1e3:.0f} KB)")  # fmt: skip
-        sync.flushdb()
+        sync.flushdb(asynchronous=True)
 
 
 async def run(url: str, args: argparse.Namespace) -> None:
-    client, sync = Redis.from_url(url), redis.Redis.from_url(url)
+    client = Redis.from_url(url, socket_timeout=300)
+    sync = redis.Redis.from_url(url, socket_timeout=300)
     try:
         print(f"redis {sync.info('server')['redis_version']}")
         print(f"realistic mix ({args.online:,} online target, {args.pages:,} pages, Zipf):")
