@@ -10,13 +10,16 @@ ARG NGINX_IMAGE=nginx:1.27-alpine
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+COPY requirements requirements
+# Exact versions with hashes: two builds of one commit install the same bytes.
+RUN pip install --no-deps --require-hashes -r requirements/portal.lock
 COPY pyproject.toml README.md ./
 COPY server server
 COPY portal portal
 COPY widgets widgets
 # One wheel for both: the site is built with the same widget files (and so the same ?v=
 # versions) the service will serve.
-RUN pip wheel --no-deps --wheel-dir /wheels . && pip install /wheels/*.whl
+RUN pip wheel --no-deps --wheel-dir /wheels . && pip install --no-deps /wheels/*.whl
 COPY site site
 RUN portal build site -o /dist --quiet
 
@@ -35,8 +38,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal
+# Only what the service runs (requirements/service.in, locked with hashes): no builder, no
+# embedded server, no test tools; then the project's wheel without its laptop dependencies.
+COPY requirements/service.lock /tmp/service.lock
 COPY --from=build /wheels /wheels
-RUN pip install /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-deps --require-hashes -r /tmp/service.lock \
+    && pip install --no-deps /wheels/*.whl \
+    && pip uninstall -y -q setuptools wheel \
+    && rm -rf /wheels /tmp/service.lock
 WORKDIR /app
 # The polls the API serves are the [[polls]] of site.toml.
 COPY site/site.toml /app/site/site.toml

