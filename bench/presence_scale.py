@@ -167,18 +167,20 @@ async def realistic(client: Redis, sync: redis.Redis, args: argparse.Namespace) 
         rng = random.Random(1)
         layout = layout_class(client, "mix:", ttl)
         leaving: list[list[Beat]] = []
+        pages: list[set[str | None]] = []
         for second in range(3 * ttl):
             now = t0 + second * SECOND
             arrivals = new_beats(rng, zipf_pages(rng, args.pages, per_second))
             await layout.beat(now, arrivals)
             leaving.append(arrivals[: per_second // 2])
+            pages.append({page for _, page, _ in arrivals})
             if second >= visit:
                 for member, page, _ in leaving[second - visit]:
                     await layout.leave(now, member, page)
         online, _ = await layout.count(now, None)
-        scopes = len({page for beats in leaving[-ttl:] for _, page, _ in beats})
+        scopes = len(set().union(*pages[-ttl:]))
         used, note = layout.alive_bytes(sync, now), bare(layout, sync, now, online)
-        print(f"  {layout.name:>10}: {online:,} online over ~{scopes:,}+ pages: "
+        print(f"  {layout.name:>10}: {online:,} online over {scopes:,} pages: "
               f"{used / online:.0f} B per online visitor{note}")  # fmt: skip
         sync.flushdb(asynchronous=True)
 
@@ -255,6 +257,27 @@ async def burst(client: Redis, sync: redis.Redis, args: argparse.Namespace) -> N
         sync.flushdb(asynchronous=True)
 
 
+async def clock_and_ttl(client: Redis, sync: redis.Redis) -> None:
+    """A ends; B's heartbeat takes it off; the Redis clock steps back 1.5 s (a failover); A's
+    leave arrives. B is the one online, then and 3 s later. And an instance with ttl = 10 s
+    reads B 30 s after a ttl = 60 s instance counted it."""
+    t0 = (int(time.time()) + 1000) * SECOND + 900
+    for layout_class in LAYOUTS:
+        layout = layout_class(client, "clock:", 60)
+        (a, _, address), (b, _, _) = new_beats(random.Random(6), ["/x.html"] * 2)
+        await layout.beat(t0, [(a, "/x.html", address)])
+        await layout.beat(t0 + 61 * SECOND, [(b, "/x.html", address)])
+        await layout.leave(t0 + 59_500, a, "/x.html")
+        stepped, _ = await layout.count(t0 + 59_500, "/x.html")
+        later, _ = await layout.count(t0 + 64 * SECOND, "/x.html")
+        short = layout_class(client, "clock:", 10)
+        ttl_changed, _ = await short.count(t0 + 91 * SECOND, "/x.html")
+        print(f"  {layout.name:>10}: online after the step and the leave: {stepped}, 3 s later: "
+              f"{later}; read by a ttl = 10 s instance 30 s after B's heartbeat: "
+              f"{ttl_changed} (1 expected each time)")  # fmt: skip
+        sync.flushdb(asynchronous=True)
+
+
 async def run(url: str, args: argparse.Namespace) -> None:
     client = Redis.from_url(url, socket_timeout=300)
     sync = redis.Redis.from_url(url, socket_timeout=300)
@@ -266,6 +289,8 @@ async def run(url: str, args: argparse.Namespace) -> None:
         await big_scope(client, sync, args)
         print("memory two ttls after a burst:")
         await burst(client, sync, args)
+        print("a Redis clock stepping back, and a ttl change:")
+        await clock_and_ttl(client, sync)
     finally:
         await client.aclose()
         sync.close()
