@@ -30,8 +30,14 @@ local ends = now + ttl
 -- A record is at most 64 bytes (8 + 7 pages x 8), so small record hashes stay compact.
 local TOKEN, MAX_PAGES = 8, 7
 
+local names = {}
 local function page_key(token)
-  return prefix .. (token:gsub('.', function(c) return string.format('%02x', c:byte()) end))
+  local key = names[token]
+  if not key then
+    key = prefix .. (token:gsub('.', function(c) return string.format('%02x', c:byte()) end))
+    names[token] = key
+  end
+  return key
 end
 
 -- A session's record goes, and its address group counts one session fewer.
@@ -46,15 +52,6 @@ local function forget(member)
   end
 end
 
--- Off one page scope; a scope left empty leaves the registry too.
-local function off_page(token, member)
-  local key = page_key(token)
-  redis.call('ZREM', key, member)
-  if max_scopes > 0 and redis.call('EXISTS', key) == 0 then
-    redis.call('ZREM', scopes, token)
-  end
-end
-
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', site, '-inf', now)) do
   forget(member)
 end
@@ -62,21 +59,49 @@ redis.call('ZREMRANGEBYSCORE', site, '-inf', now)
 if max_scopes > 0 then
   redis.call('ZREMRANGEBYSCORE', scopes, '-inf', now)
 end
+-- Counts kept here as the call goes: every member left after the trim is online.
+local online = redis.call('ZCARD', site)
+local opened = {} -- page token -> its count, once opened (trimmed) in this call
+local shrank = {} -- page token -> true if it lost members in this call
 
--- A page scope may count this session: always with a page list, else while there is room.
-local function admitted(token)
-  if max_scopes == 0 or redis.call('ZSCORE', scopes, token) then
-    return true
+-- Off one page scope; a scope left empty leaves the registry too.
+local function off_page(token, member)
+  local key = page_key(token)
+  if redis.call('ZREM', key, member) == 1 then
+    shrank[token] = true
+    if opened[token] then
+      opened[token] = opened[token] - 1
+    end
   end
-  return redis.call('ZCARD', scopes) < max_scopes
+  if max_scopes > 0 and redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', scopes, token)
+  end
 end
 
-local opened = {}
+-- A page scope may count this session: always with a page list, else while there is room
+-- in the registry (which takes the scope in at once, so one call cannot overfill it).
+local admitted = {}
+local function admit(token)
+  if max_scopes == 0 then
+    return true
+  end
+  if admitted[token] == nil then
+    local known = redis.call('ZSCORE', scopes, token)
+    admitted[token] = known ~= false or redis.call('ZCARD', scopes) < max_scopes
+    if admitted[token] then
+      redis.call('ZADD', scopes, 'GT', ends, token)
+    end
+  end
+  return admitted[token]
+end
+
 local function open(token)
   local key = page_key(token)
   if not opened[token] then
-    opened[token] = true
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if redis.call('ZREMRANGEBYSCORE', key, '-inf', now) > 0 then
+      shrank[token] = true
+    end
+    opened[token] = redis.call('ZCARD', key)
   end
   return key
 end
@@ -85,40 +110,46 @@ local function page_count(token)
   if token == '' or (max_scopes > 0 and not redis.call('ZSCORE', scopes, token)) then
     return -1
   end
-  return redis.call('ZCOUNT', page_key(token), '(' .. now, '+inf')
+  return opened[token] or redis.call('ZCOUNT', page_key(token), '(' .. now, '+inf')
+end
+
+-- The record's pages with `token` first, at most MAX_PAGES: the page seen longest ago is
+-- dropped, and the session off it.
+local function moved_to(token, pages, member)
+  local others = ''
+  for i = 1, #pages, TOKEN do
+    local other = string.sub(pages, i, i + TOKEN - 1)
+    if other ~= token then
+      others = others .. other
+    end
+  end
+  pages = token .. others
+  while #pages > MAX_PAGES * TOKEN do
+    off_page(string.sub(pages, -TOKEN), member)
+    pages = string.sub(pages, 1, -TOKEN - 1)
+  end
+  return pages
 end
 
 local function beat(member, group, token)
   local record = redis.call('HGET', sessions, member)
   if not record then
     if (tonumber(redis.call('HGET', addresses, group)) or 0) >= max_per_address then
-      return redis.call('ZCARD', site), page_count(token), 0
+      return online, page_count(token), 0
     end
     redis.call('HINCRBY', addresses, group, 1)
-    record = group
+  else
+    group = string.sub(record, 1, TOKEN) -- the group it was first counted in
   end
-  redis.call('ZADD', site, ends, member)
-  local head, pages = string.sub(record, 1, TOKEN), string.sub(record, TOKEN + 1)
+  online = online + redis.call('ZADD', site, ends, member)
+  local pages = record and string.sub(record, TOKEN + 1) or ''
   local count = -1
-  if token ~= '' and admitted(token) then
+  if token ~= '' and admit(token) then
     local key = open(token)
-    redis.call('ZADD', key, ends, member)
-    if max_scopes > 0 then
-      redis.call('ZADD', scopes, 'GT', ends, token)
-    end
-    count = redis.call('ZCARD', key)
-    local others = ''
-    for i = 1, #pages, TOKEN do
-      local other = string.sub(pages, i, i + TOKEN - 1)
-      if other ~= token then
-        others = others .. other
-      end
-    end
-    pages = token .. others
-    -- A bounded record: the page seen longest ago is dropped, and the session with it.
-    while #pages > MAX_PAGES * TOKEN do
-      off_page(string.sub(pages, -TOKEN), member)
-      pages = string.sub(pages, 1, -TOKEN - 1)
+    opened[token] = opened[token] + redis.call('ZADD', key, ends, member)
+    count = opened[token]
+    if string.sub(pages, 1, TOKEN) ~= token then
+      pages = moved_to(token, pages, member)
     end
   end
   -- Never counted on a page longer than on the site: page_online <= online.
@@ -128,8 +159,11 @@ local function beat(member, group, token)
       redis.call('ZADD', page_key(other), 'XX', 'LT', ends, member)
     end
   end
-  redis.call('HSET', sessions, member, head .. pages)
-  return redis.call('ZCARD', site), count, 1
+  local updated = group .. pages
+  if updated ~= record then
+    redis.call('HSET', sessions, member, updated)
+  end
+  return online, count, 1
 end
 
 -- A sorted set (and the keys that go with it) lives until the latest end it holds: set
@@ -176,8 +210,8 @@ local function rewrite(key, kind)
   end
 end
 
-local function compact(key, kind)
-  local size = redis.call(kind == 'zset' and 'ZCARD' or 'HLEN', key)
+local function compact(key, kind, size)
+  size = size or redis.call(kind == 'zset' and 'ZCARD' or 'HLEN', key)
   if size == 0 then
     return
   end
@@ -203,14 +237,16 @@ for i = 6, #ARGV, 3 do
   counts[#counts + 1] = took
   counted = counted or took == 1
 end
-for token in pairs(opened) do
-  local key = page_key(token)
-  if redis.call('EXISTS', key) == 1 then
-    compact(key, 'zset')
+for token, size in pairs(opened) do
+  if size > 0 then
+    local key = page_key(token)
+    if shrank[token] or size > COMPACT then
+      compact(key, 'zset', size)
+    end
     keep(key)
   end
 end
-compact(site, 'zset')
+compact(site, 'zset', online)
 compact(sessions, 'hash')
 compact(addresses, 'hash')
 if max_scopes > 0 then
