@@ -4,8 +4,9 @@ A session counts from its heartbeat until the end that heartbeat promised (`ttl`
 until it leaves. Each scope (the site, one page) is a sorted set of sessions scored by that
 end in milliseconds of the Redis clock (`TIME`): a read is one `ZCOUNT` of the ends still
 ahead (O(log n), writing nothing), and every heartbeat first removes the sessions that ended
-(`ZREMRANGEBYSCORE`), so memory follows the sessions online now, not the last peak. Each key
-expires when the latest end it holds has passed, so an idle site or page vanishes by itself.
+(`ZREMRANGEBYSCORE`), so memory follows the sessions online now, not the last peak; keys that
+shrank are rewritten compact. Each key expires (up to a second) after the latest end promised
+in it, so an idle site or page vanishes by itself.
 Nothing is a running total: a Redis clock stepping back, or instances with different `ttl`s,
 can only keep a session counted until the end it was promised (a clock step of 5 s: 5 s
 longer), never shorten it or leave an offset.
@@ -16,7 +17,7 @@ Bounds against hostile clients, all in the same Lua script as the heartbeat:
   page list, at most `max_pages` page scopes exist at once (a registry of live scopes).
 - At most `max_online_per_address` sessions of one address group (IPv4 /32, IPv6 /64) count
   online at once: a heartbeat over it is answered with the counts, not counted.
-- A small record per online session (its address group, its last 8 pages) lets a leave take
+- A small record per online session (its address group, its last 7 pages) lets a leave take
   it off every page it is counted on: `page_online` never exceeds `online`.
 
 Keys live under the `{presence}` hash tag (one script may touch them all on Redis Cluster)

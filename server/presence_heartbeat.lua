@@ -4,13 +4,14 @@
 --             the members whose end is ahead
 --   page:<t>  the same for one page scope (t: 16 hex digits of the page's hash)
 --   sessions  hash: session member -> its record, the 8 bytes of its address group followed
---             by the 8-byte tokens of the pages it is counted on (latest first, at most 8)
+--             by the 8-byte tokens of the pages it is counted on (latest first, at most 7)
 --   addresses hash: address group -> sessions of that group counted online
 --   scopes    sorted set: page token -> latest end promised there; only without a page list,
 --             to bound how many page scopes exist at once
 --   peaks     hash: sorted set key -> the most members it held (see `compact`)
 -- Ended sessions are removed on every call (ZREMRANGEBYSCORE of what ended), so memory
--- follows the sessions online now; every key expires when the last end it holds has passed.
+-- follows the sessions online now; every key expires when the latest end promised in it
+-- has passed (up to a second later).
 -- One call carries the heartbeats of many sessions (a batch), applied in order, each
 -- answered with the counts right after its own heartbeat, exactly as if sent one by one.
 -- KEYS: site, sessions, addresses, scopes, peaks.
@@ -27,6 +28,7 @@ if not now then
 end
 local ttl, max_scopes, max_per_address = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local ends = now + ttl
+local SLACK = 1000
 -- A record is at most 64 bytes (8 + 7 pages x 8), so small record hashes stay compact.
 local TOKEN, MAX_PAGES = 8, 7
 
@@ -86,10 +88,10 @@ local function admit(token)
     return true
   end
   if admitted[token] == nil then
-    local known = redis.call('ZSCORE', scopes, token)
-    admitted[token] = known ~= false or redis.call('ZCARD', scopes) < max_scopes
-    if admitted[token] then
-      redis.call('ZADD', scopes, 'GT', ends, token)
+    local known = tonumber(redis.call('ZSCORE', scopes, token))
+    admitted[token] = known ~= nil or redis.call('ZCARD', scopes) < max_scopes
+    if admitted[token] and (known or 0) < ends then
+      redis.call('ZADD', scopes, 'GT', ends + SLACK, token)
     end
   end
   return admitted[token]
@@ -166,13 +168,13 @@ local function beat(member, group, token)
   return online, count, 1
 end
 
--- A sorted set (and the keys that go with it) lives until the latest end it holds: set
--- relative to `now`, so a clock the tests set works too.
+-- A key lives until the latest end promised in it, and up to SLACK longer: a busy key's
+-- expiry moves once per SLACK, not on every call. Set relative to `now`, so that a clock
+-- the tests set works too. The keys after the first go with it.
 local function keep(key, ...)
-  local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
-  if latest then
+  if redis.call('PTTL', key) < ttl then
     for _, k in ipairs({ key, ... }) do
-      redis.call('PEXPIRE', k, math.max(1, tonumber(latest) - now))
+      redis.call('PEXPIRE', k, ttl + SLACK)
     end
   end
 end
@@ -210,21 +212,45 @@ local function rewrite(key, kind)
   end
 end
 
-local function compact(key, kind, size)
+local function set_peak(key, size)
+  redis.call('HSET', peaks, key, size)
+  if redis.call('PTTL', peaks) < ttl then
+    redis.call('PEXPIRE', peaks, ttl + SLACK)
+  end
+end
+
+local function compact(key, kind, size, peak)
   size = size or redis.call(kind == 'zset' and 'ZCARD' or 'HLEN', key)
   if size == 0 then
     return
   end
-  local peak = tonumber(redis.call('HGET', peaks, key)) or 0
+  if peak == nil then
+    peak = redis.call('HGET', peaks, key)
+  end
+  peak = tonumber(peak) or 0
   if size > peak and size > COMPACT then
-    redis.call('HSET', peaks, key, size)
+    set_peak(key, size)
   elseif size * 2 < peak or (size <= COMPACT and peak > 0) then
     rewrite(key, kind)
     if size > COMPACT then
-      redis.call('HSET', peaks, key, size)
+      set_peak(key, size)
     else
       redis.call('HDEL', peaks, key)
     end
+  end
+end
+
+-- The site's keys: `sessions` holds one record per member of `site`, so both have `online`
+-- members; `addresses` and `scopes` have at most that many.
+local function compact_site()
+  local peak = redis.call('HMGET', peaks, site, sessions, addresses, scopes)
+  compact(site, 'zset', online, peak[1])
+  compact(sessions, 'hash', online, peak[2])
+  if online > COMPACT or peak[3] then
+    compact(addresses, 'hash', nil, peak[3])
+  end
+  if max_scopes > 0 and (online > COMPACT or peak[4]) then
+    compact(scopes, 'zset', nil, peak[4])
   end
 end
 
@@ -246,14 +272,9 @@ for token, size in pairs(opened) do
     keep(key)
   end
 end
-compact(site, 'zset', online)
-compact(sessions, 'hash')
-compact(addresses, 'hash')
-if max_scopes > 0 then
-  compact(scopes, 'zset')
-end
+compact_site()
 if counted then
-  keep(site, sessions, addresses, peaks)
+  keep(site, sessions, addresses)
   if max_scopes > 0 then
     keep(scopes)
   end

@@ -92,7 +92,7 @@ async def test_idle_page_keys_vanish(
     base = f"{settings.redis_prefix}{{presence}}:v3:"
     page = f"{base}page:{page_token('/gone.html').hex()}"
     for key in (page, f"{base}site", f"{base}sessions", f"{base}addresses"):
-        assert 0 < sync.pttl(key) <= 2000  # gone once its last session has ended
+        assert 0 < sync.pttl(key) <= 3000  # gone once its last session has ended (+ <= 1 s)
     sync.close()
 
 
