@@ -250,3 +250,21 @@ def test_keys_share_one_slot(async_redis: Redis, key_prefix: str) -> None:
     keys = [*presence._keys, page, presence.page_key("/a.html")]
     assert len({key_slot(key.encode()) for key in keys}) == 1
     assert page.startswith(f"{key_prefix}{{presence}}:v3:page:") and len(page) == len(keys[-1])
+
+
+async def test_keys_of_the_earlier_layouts_are_ignored(
+    async_redis: Redis, sync_redis: Any, key_prefix: str
+) -> None:
+    """Upgrading: presence restarts from zero; what the two-hash and the first sorted-set
+    layouts left behind is never read, and expires on its own."""
+    old = f"{key_prefix}{{presence}}:"
+    sync_redis.hset(f"{old}online:site", mapping={"total": 7, "swept": 1, "cursor": 0})
+    sync_redis.hset(f"{old}seen:site", mapping={b"x" * 12: 9999999999})
+    sync_redis.zadd(f"{old}site", {"someone": 9e15})
+    for key in sync_redis.scan_iter(match=f"{old}*"):
+        sync_redis.expire(key, 62)  # as the earlier layouts left them
+    presence = Presence(async_redis, key_prefix, 60)
+    beat = await presence.heartbeat(SessionSigner((SECRET,), 60).new().id, "/index.html")
+    assert (beat.online, beat.page_online) == (1, 1)
+    read = await presence.counts("/index.html")
+    assert (read.online, read.page_online) == (1, 1)
