@@ -39,7 +39,8 @@ import redis  # noqa: E402
 from http_bench import start_redis, stop  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
-from server.presence import Heartbeat, Presence  # noqa: E402
+from server.presence import Beat as ServiceBeat  # noqa: E402
+from server.presence import Presence  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 SECOND = 1000
@@ -58,7 +59,9 @@ class SortedSets:
     async def beat(self, now: int, beats: Sequence[Beat]) -> None:
         self.presence.clock_ms = now
         for start in range(0, len(beats), 5000):
-            chunk = [Heartbeat(m, p, a) for m, p, a in beats[start : start + 5000]]
+            chunk: list[ServiceBeat] = [
+                (m, p, False, str(a)) for m, p, a in beats[start : start + 5000]
+            ]
             await self.presence._heartbeat_batch(chunk)
 
     async def leave(self, now: int, member: bytes, page: str | None) -> None:

@@ -33,17 +33,14 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import hmac
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from server.batching import Coalescer
 from server.catalog import SiteCatalog, canonical_page
-from server.clients import IPAddress
 from server.errors import ApiError
-from server.ratelimit import address_group
 from server.store import RedisClient, load_script
 
 MAX_PAGE_LENGTH = 512
@@ -65,17 +62,10 @@ class PresenceCounts:
         return f'{{"online":{self.online},"page_online":{page},"ttl":{self.ttl}}}'.encode()
 
 
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """One heartbeat as the batch script receives it."""
-
-    member: bytes
-    page: str | None
-    address: IPAddress | None
-
-
-BatchListener = Callable[[Sequence[Heartbeat], Sequence[PresenceCounts]], None]
-"""Called after each heartbeat batch with what it counted (e.g. traffic statistics)."""
+Beat = tuple[bytes, str | None, bool, str]
+"""A heartbeat in a batch: session member, page, whether it is a page view, address key
+(`server.history.address_key`: a keyed hash of the address group, IPv4 or IPv6 /64)."""
+BatchHook = Callable[[list[Beat], list[PresenceCounts]], Awaitable[None]]
 
 
 def normalize_page(page: object) -> str | None:
@@ -118,6 +108,12 @@ def page_token(page: str) -> bytes:
     return hashlib.blake2b(page.encode(), digest_size=8).digest()
 
 
+@functools.lru_cache(maxsize=4096)
+def address_group(address: str) -> bytes:
+    """The 8 bytes the scripts count an address key under (the key is a hash already)."""
+    return hashlib.blake2b(address.encode(), digest_size=8).digest()
+
+
 class Presence:
     """Heartbeats, leaves and counts for one site."""
 
@@ -130,16 +126,14 @@ class Presence:
         catalog: SiteCatalog | None = None,
         max_pages: int = 10_000,
         max_online_per_address: int = 50,
-        address_secret: str = "",
     ) -> None:
         self.redis = redis
         self.ttl = ttl_seconds
         self.catalog = catalog
         self.max_pages = max_pages
         self.max_online_per_address = max_online_per_address
-        self.batch_listeners: list[BatchListener] = []
-        self._address_key = address_secret.encode()
-        self._group = functools.lru_cache(maxsize=4096)(self._address_group)
+        self.on_batch: BatchHook | None = None
+        """Called once per heartbeat batch, with its counts (traffic history records them)."""
         base = f"{prefix}{{presence}}:{_LAYOUT}"
         self._keys = [
             f"{base}{name}" for name in ("site", "sessions", "addresses", "scopes", "peaks")
@@ -148,7 +142,7 @@ class Presence:
         self._heartbeat_script = load_script(redis, "presence_heartbeat")
         self._count_script = load_script(redis, "presence_count")
         self._leave_script = load_script(redis, "presence_leave")
-        self._heartbeats: Coalescer[Heartbeat, PresenceCounts] = Coalescer(self._heartbeat_batch)
+        self._heartbeats: Coalescer[Beat, PresenceCounts] = Coalescer(self._heartbeat_batch)
         self._reads: Coalescer[str | None, PresenceCounts] = Coalescer(self._count_batch)
         self.clock_ms: int | None = None
         """Tests set the clock the scripts use (ms); None: Redis `TIME`."""
@@ -172,16 +166,12 @@ class Presence:
     def _now(self) -> str:
         return "" if self.clock_ms is None else str(self.clock_ms)
 
-    def _address_group(self, address: IPAddress | None) -> bytes:
-        """The address group as 8 opaque bytes: no raw address is stored."""
-        digest = hmac.new(self._address_key, address_group(address).encode(), hashlib.sha256)
-        return digest.digest()[:8]
-
     async def heartbeat(
-        self, session_id: str, page: str | None, address: IPAddress | None = None
+        self, session_id: str, page: str | None, view: bool = False, address: str = ""
     ) -> PresenceCounts:
-        """This session is online (on `page` too, if it may be) for the next `ttl` seconds."""
-        return await self._heartbeats(Heartbeat(session_member(session_id), page, address))
+        """This session is online (on `page` too, if it may be) for the next `ttl` seconds;
+        `address` is the client's address key (see `Beat`)."""
+        return await self._heartbeats((session_member(session_id), page, view, address))
 
     async def counts(self, page: str | None) -> PresenceCounts:
         return await self._reads(page)
@@ -192,7 +182,7 @@ class Presence:
         args = [self._page_prefix, session_member(session_id), bounded]
         await self._leave_script(keys=self._keys, args=args)
 
-    async def _heartbeat_batch(self, beats: list[Heartbeat]) -> list[PresenceCounts]:
+    async def _heartbeat_batch(self, beats: list[Beat]) -> list[PresenceCounts]:
         """One script call for many heartbeats; each answered with its own counts."""
         max_scopes = self.max_pages if self._bounded_scopes() else 0
         ttl_ms = self.ttl * 1000
@@ -203,13 +193,9 @@ class Presence:
             max_scopes,
             self.max_online_per_address,
         ]
-        for beat in beats:
-            page = self.known_page(beat.page)
-            args += [
-                beat.member,
-                self._group(beat.address),
-                b"" if page is None else page_token(page),
-            ]
+        for member, page, _, address in beats:
+            scope = self.known_page(page)
+            args += [member, address_group(address), b"" if scope is None else page_token(scope)]
         flat = await self._heartbeat_script(keys=self._keys, args=args)
         ttl = self.ttl
         results = [
@@ -218,8 +204,8 @@ class Presence:
             )
             for i in range(0, len(flat), 3)
         ]
-        for listener in self.batch_listeners:
-            listener(beats, results)
+        if self.on_batch is not None:
+            await self.on_batch(beats, results)
         return results
 
     async def _count_batch(self, pages: list[str | None]) -> list[PresenceCounts]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from portal.builder import BuildError, build_site
+from portal.builder.errors import Problem
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "site"
@@ -37,13 +39,21 @@ def make_site(tmp_path: Path, files: dict[str, str]) -> Path:
     return site
 
 
-def build_error(tmp_path: Path, files: dict[str, str]) -> str:
+def build_problems(tmp_path: Path, files: dict[str, str]) -> list[Problem]:
+    """The problems of a build of the demo settings with these content files."""
     site = make_site(tmp_path, {"tin-tuc/tot.md": GOOD, **files})
     with pytest.raises(BuildError) as info:
         build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
-    message = str(info.value)
-    assert "Traceback" not in message
-    return message
+    assert "Traceback" not in str(info.value)
+    assert str(info.value) == "\n".join(str(p) for p in info.value.problems)
+    return info.value.problems
+
+
+def build_error(tmp_path: Path, files: dict[str, str]) -> str:
+    """The one line of a build with exactly one problem."""
+    problems = build_problems(tmp_path, files)
+    assert len(problems) == 1, problems
+    return str(problems[0])
 
 
 def article(front: str, body: str = "Nội dung.") -> str:
@@ -60,6 +70,24 @@ def test_good_site_builds(tmp_path: Path) -> None:
     assert (tmp_path / "out/bai-viet/bai-viet-mau.html").is_file()
 
 
+def test_problem_record_reads_as_one_line() -> None:
+    problem = Problem("content/tin-tuc/a.md", 3, "title", "missing", "add a title: line")
+    assert str(problem) == "content/tin-tuc/a.md:3: title: missing; add a title: line"
+    assert problem.as_json() == {
+        "file": "content/tin-tuc/a.md",
+        "line": 3,
+        "field": "title",
+        "message": "missing",
+        "hint": "add a title: line",
+    }
+    assert str(Problem("site.toml", None, None, "no categories", None)) == (
+        "site.toml: no categories"
+    )
+    error = BuildError([problem, Problem("content/b.md", None, None, "x", None)])
+    assert str(error).splitlines() == [str(error.problems[0]), str(error.problems[1])]
+    assert pickle.loads(pickle.dumps(error)).problems == error.problems
+
+
 def test_bad_yaml(tmp_path: Path) -> None:
     msg = build_error(
         tmp_path, {"tin-tuc/hong.md": '---\ntitle: "Chưa đóng\n  nháy: [\ndate: 2023\n---\nx\n'}
@@ -69,21 +97,23 @@ def test_bad_yaml(tmp_path: Path) -> None:
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
-    msg = build_error(
+    [problem] = build_problems(
         tmp_path, {"a.md": "---\ntitle: Tốt\ndate: 2023-01-01\ncategory: [tin-tuc\n---\nx\n"}
     )
-    assert msg.startswith("content/a.md:")
-    assert "not valid YAML" in msg
+    assert (problem.file, problem.line) == ("content/a.md", 5)
+    assert "not valid YAML" in problem.message
 
 
 def test_missing_front_matter(tmp_path: Path) -> None:
     msg = build_error(tmp_path, {"a.md": "# Chỉ có nội dung\n"})
-    assert msg == "content/a.md: no YAML front matter (the file must start with a '---' line)"
+    assert msg == "content/a.md:1: no YAML front matter; the file must start with a '---' line"
 
 
 def test_missing_title(tmp_path: Path) -> None:
     msg = build_error(tmp_path, {"tin-tuc/khong-ten.md": article(BASE_FRONT)})
-    assert msg == "content/tin-tuc/khong-ten.md: missing required field 'title'"
+    assert (
+        msg == "content/tin-tuc/khong-ten.md: title: missing; add a title: line to the front matter"
+    )
 
 
 @pytest.mark.parametrize("date", ["2023-13-45", "hôm qua", "21/03/2023"])
@@ -91,31 +121,38 @@ def test_bad_date(tmp_path: Path, date: str) -> None:
     msg = build_error(
         tmp_path, {"ngay.md": article(f'title: Ngày sai\ndate: "{date}"\ncategory: tin-tuc')}
     )
-    assert msg.startswith("content/ngay.md: 'date' is not a valid date:")
+    assert msg.startswith("content/ngay.md:3: date: not a valid date:")
     assert date in msg
+    assert "ISO 8601" in msg
 
 
 def test_missing_date(tmp_path: Path) -> None:
     msg = build_error(tmp_path, {"ngay.md": article("title: Không ngày\ncategory: tin-tuc")})
-    assert msg == "content/ngay.md: missing required field 'date'"
+    assert msg.startswith("content/ngay.md: date: missing; add a date: line")
 
 
 def test_unknown_category(tmp_path: Path) -> None:
-    msg = build_error(
+    [problem] = build_problems(
         tmp_path,
         {
             "x.md": article(
-                "title: Lạc chuyên mục\ndate: 2023-01-01T08:00:00+07:00\ncategory: the-thao"
+                "title: Lạc chuyên mục\ndate: 2023-01-01T08:00:00+07:00\ncategory: tin-tc"
             )
         },
     )
-    assert msg.startswith("content/x.md: unknown category 'the-thao'")
-    assert "tin-tuc" in msg  # lists the known ones
+    assert (problem.file, problem.field) == ("content/x.md", "category")
+    assert problem.message == "unknown 'tin-tc'"
+    assert problem.hint == "did you mean 'tin-tuc'?"
 
 
-def test_unknown_field(tmp_path: Path) -> None:
-    msg = build_error(tmp_path, {"x.md": article("titel: Gõ nhầm\n" + BASE_FRONT)})
-    assert msg.startswith("content/x.md: unknown front matter field 'titel'")
+def test_unknown_field_suggests_the_known_one(tmp_path: Path) -> None:
+    msg = build_error(tmp_path, {"x.md": article("title: Gõ nhầm\ncatgory: x\n" + BASE_FRONT)})
+    assert msg == ("content/x.md:3: catgory: unknown front matter field; did you mean 'category'?")
+
+
+def test_unknown_field_far_from_any(tmp_path: Path) -> None:
+    [problem] = build_problems(tmp_path, {"x.md": article("title: A\nzzz: 1\n" + BASE_FRONT)})
+    assert (problem.field, problem.hint) == ("zzz", None)
 
 
 def test_broken_link_to_article_file(tmp_path: Path) -> None:
@@ -123,7 +160,7 @@ def test_broken_link_to_article_file(tmp_path: Path) -> None:
         tmp_path,
         {"x.md": article("title: Liên kết\n" + BASE_FRONT, "Xem [bài khác](khong-co.md).")},
     )
-    assert msg == "content/x.md: broken link to content/khong-co.md (no such article)"
+    assert msg.startswith("content/x.md: broken link to content/khong-co.md (no such article)")
 
 
 def test_broken_absolute_link(tmp_path: Path) -> None:
@@ -135,7 +172,7 @@ def test_broken_absolute_link(tmp_path: Path) -> None:
             )
         },
     )
-    assert msg == (
+    assert msg.startswith(
         "content/x.md: broken internal link '/bai-viet/khong-co.html' (no such page or file)"
     )
 
@@ -148,22 +185,24 @@ def test_link_to_a_draft(tmp_path: Path) -> None:
             "nhap.md": article("title: Nháp\ndraft: true\n" + BASE_FRONT),
         },
     )
-    assert msg == "content/x.md: links to content/nhap.md, which is not published yet"
+    assert msg.startswith("content/x.md: links to content/nhap.md, which is not published yet")
 
 
-def test_image_without_alt_text(tmp_path: Path) -> None:
-    body = "![](/static/img/bai-viet/cay-cau.svg)"
+def test_image_without_alt_text_names_its_line(tmp_path: Path) -> None:
+    body = "Đoạn đầu.\n\n![](/static/img/bai-viet/cay-cau.svg)"
     msg = build_error(tmp_path, {"anh.md": article("title: Ảnh\n" + BASE_FRONT, body)})
+    # Front matter lines 1-5, a blank line, the paragraph, a blank line, the image.
     assert msg.startswith(
-        "content/anh.md: image '/static/img/bai-viet/cay-cau.svg' has no alt text"
+        "content/anh.md:9: image '/static/img/bai-viet/cay-cau.svg' has no alt text; "
+        "write ![description]"
     )
 
 
 def test_front_matter_image_without_alt(tmp_path: Path) -> None:
     front = "title: Ảnh\nimage: /static/img/bai-viet/cay-cau.svg\n" + BASE_FRONT
-    msg = build_error(tmp_path, {"anh.md": article(front)})
-    assert msg.startswith("content/anh.md: front matter image")
-    assert "image_alt" in msg
+    [problem] = build_problems(tmp_path, {"anh.md": article(front)})
+    assert (problem.line, problem.field) == (3, "image")
+    assert "image_alt" in (problem.hint or "")
 
 
 def test_missing_image_file(tmp_path: Path) -> None:
@@ -180,19 +219,79 @@ def test_explicit_slug_conflict(tmp_path: Path) -> None:
             "b.md": article("title: B\nslug: trung-ten\n" + BASE_FRONT),
         },
     )
-    assert msg == "content/b.md: slug 'trung-ten' is already used by content/a.md"
+    assert msg.startswith("content/b.md: slug: 'trung-ten' is already used by content/a.md")
 
 
-def test_all_errors_are_reported_together(tmp_path: Path) -> None:
-    msg = build_error(
-        tmp_path,
-        {"a.md": article(BASE_FRONT), "b.md": "khong co front matter\n"},
+def test_one_file_with_several_problems_reports_them_all(tmp_path: Path) -> None:
+    front = (
+        "titel: Nhiều lỗi\ndate: hôm qua\ncategory: the-thao\n"
+        "image: /static/img/bai-viet/cay-cau.svg\n"
     )
-    lines = msg.splitlines()
-    assert lines == [
-        "content/a.md: missing required field 'title'",
-        "content/b.md: no YAML front matter (the file must start with a '---' line)",
+    body = "![](/static/img/khong-co.png)\n\nXem [x](khac.md) và [y](tuong-doi.html)."
+    problems = build_problems(tmp_path, {"tin-tuc/hong.md": article(front, body)})
+    assert {p.file for p in problems} == {"content/tin-tuc/hong.md"}
+    found = {(p.line, p.field, p.message.split(":")[0]) for p in problems}
+    assert found == {
+        (2, "titel", "unknown front matter field"),
+        (None, "title", "missing"),
+        (3, "date", "not a valid date"),
+        (5, "image", "'/static/img/bai-viet/cay-cau.svg' has no alt text"),
+        (8, None, "image '/static/img/khong-co.png' has no alt text"),
+        (10, None, "relative link 'tuong-doi.html'"),
+    }
+    titel = next(p for p in problems if p.field == "titel")
+    assert titel.hint == "did you mean 'title'?"
+
+
+def test_problems_of_every_kind_in_one_run(tmp_path: Path) -> None:
+    """Parse problems of one file do not hide the cross-file problems of others."""
+    problems = build_problems(
+        tmp_path,
+        {
+            "a.md": article(BASE_FRONT),
+            "b.md": "khong co front matter\n",
+            "c.md": article("title: C\ndate: 2023-01-01\ncategory: the-thao"),
+            "d.md": article("title: D\n" + BASE_FRONT, "![Ảnh](/static/khong-co.png)"),
+        },
+    )
+    assert [str(p).split(";")[0] for p in problems] == [
+        "content/a.md: title: missing",
+        "content/b.md:1: no YAML front matter",
+        "content/c.md: category: unknown 'the-thao'",
+        "content/d.md: image '/static/khong-co.png' not found",
     ]
+
+
+def test_settings_typo_suggests_the_key(tmp_path: Path) -> None:
+    site = make_site(tmp_path, {"a.md": GOOD})
+    toml = (site / "site.toml").read_text(encoding="utf-8")
+    (site / "site.toml").write_text(
+        toml.replace("latest_count = 6", "latst_count = 6"), encoding="utf-8"
+    )
+    line = 1 + toml.splitlines().index("latest_count = 6")
+    with pytest.raises(BuildError) as info:
+        build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert str(info.value) == (
+        f"site.toml:{line}: latst_count: unknown setting in [site]; did you mean 'latest_count'?"
+    )
+
+
+def test_settings_and_content_problems_together(tmp_path: Path) -> None:
+    site = make_site(tmp_path, {"a.md": article(BASE_FRONT)})
+    toml = (site / "site.toml").read_text(encoding="utf-8")
+    toml = toml.replace("page_size = 10", "page_size = 0").replace("[site]", "[sites]\n[site]")
+    (site / "site.toml").write_text(toml + '\n[[nav]]\nlabel = "X"\nurll = "/"\n', "utf-8")
+    with pytest.raises(BuildError) as info:
+        build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
+    lines = [str(p).split(";")[0] for p in info.value.problems]
+    assert "content/a.md: title: missing" in lines
+    assert any(x.startswith("site.toml") and "page_size: must be at least 1" in x for x in lines)
+    assert "site.toml: sites: unknown setting in the top level" in lines
+    assert "site.toml: urll: unknown setting in [[nav]] #7" in lines
+    assert "site.toml: url: missing in [[nav]] #7" in lines
+    hints = {p.field: p.hint for p in info.value.problems}
+    assert hints["sites"] == "did you mean 'site'?"
+    assert hints["urll"] == "did you mean 'url'?"
 
 
 def test_bad_settings(tmp_path: Path) -> None:
@@ -201,7 +300,7 @@ def test_bad_settings(tmp_path: Path) -> None:
     (site / "site.toml").write_text(
         toml.replace('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Sao/Hoa"'), encoding="utf-8"
     )
-    with pytest.raises(BuildError, match=r"^site.toml \[site\]: unknown time zone 'Sao/Hoa'$"):
+    with pytest.raises(BuildError, match=r"^site.toml:\d+: timezone: unknown time zone 'Sao/Hoa'"):
         build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
 
 
@@ -212,7 +311,8 @@ def test_broken_navigation_link(tmp_path: Path) -> None:
         toml.replace('url = "/tim-kiem.html"', 'url = "/khong-co.html"'), encoding="utf-8"
     )
     with pytest.raises(
-        BuildError, match=r"site.toml \[\[nav\]\] 'Tìm kiếm': broken internal link '/khong-co.html'"
+        BuildError,
+        match=r"^site.toml: broken internal link '/khong-co.html' in \[\[nav\]\] 'Tìm kiếm'",
     ):
         build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
 
@@ -249,7 +349,7 @@ def test_cli_prints_the_error_without_traceback(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 1
-    assert "content/tin-tuc/khong-ten.md: missing required field 'title'" in result.stderr
+    assert "content/tin-tuc/khong-ten.md: title: missing; add a title: line" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -337,7 +337,13 @@ def test_bulk_date_formats_match_babel() -> None:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from portal.builder.dates import format_posted, format_time, formats
+    from portal.builder.dates import (
+        KNOWN_DAY_PERIODS,
+        babel_day_periods,
+        format_posted,
+        format_time,
+        formats,
+    )
 
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     for hour in range(24):
@@ -350,3 +356,24 @@ def test_bulk_date_formats_match_babel() -> None:
     assert formats(dt.datetime(2023, 6, 7, 16, 27, tzinfo=tz))[0] == "07/06/2023 4:27 CH"
     assert formats(dt.datetime(2023, 6, 7, 0, 5, tzinfo=tz))[0] == "07/06/2023 12:05 SA"
     assert formats(dt.datetime(2023, 6, 7, 12, 0, tzinfo=tz))[0] == "07/06/2023 12:00 CH"
+    for language, periods in KNOWN_DAY_PERIODS.items():
+        assert periods == babel_day_periods(language)
+
+
+def test_feed_escaping_matches_the_standard_library() -> None:
+    import datetime as dt
+    from email.utils import format_datetime
+    from xml.sax.saxutils import escape as sax_escape
+    from xml.sax.saxutils import quoteattr as sax_quoteattr
+
+    from portal.builder.feeds import escape, quoteattr, rfc2822
+
+    for text in ["", "a & b < c > d", 'say "hi"', "it's", "\"'\"'", "tab\tline\nret\r", "Đắk"]:
+        assert escape(text) == sax_escape(text)
+        assert quoteattr(text) == sax_quoteattr(text)
+    for value in [
+        dt.datetime(2023, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=7))),
+        dt.datetime(2024, 12, 29, 23, 59, 0, tzinfo=dt.UTC),
+        dt.datetime(2022, 6, 5, 8, 0, 0),
+    ]:
+        assert rfc2822(value) == format_datetime(value)

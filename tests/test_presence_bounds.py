@@ -12,6 +12,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ import redis
 from redis.asyncio import Redis
 
 from server.catalog import SiteCatalog, write_manifest
-from server.presence import Heartbeat, Presence
+from server.history import address_key
+from server.presence import Beat, Presence
 from server.sessions import HEADER_NAME
 from server.settings import Settings
+from tests.conftest import SECRET
 from tests.redis_process import RedisProcess
 
 FLOOD = 100_000
@@ -36,15 +39,16 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
-def addresses(count: int) -> list[ipaddress.IPv4Address]:
-    return [ipaddress.IPv4Address(0x0A000000 + i) for i in range(count)]
+def addresses(count: int) -> list[str]:
+    """The address keys of `count` IPv4 addresses, as the heartbeat handler makes them."""
+    return [address_key(ipaddress.IPv4Address(0x0A000000 + i), SECRET) for i in range(count)]
 
 
-def flood_beats(pages: bool) -> list[Heartbeat]:
+def flood_beats(pages: bool) -> list[Beat]:
     """FLOOD sessions, 50 per address (the bound), each on a page of its own."""
     groups = addresses(FLOOD // 50)
     return [
-        Heartbeat(os.urandom(12), f"/flood/{i}.html" if pages else None, groups[i // 50])
+        (os.urandom(12), f"/flood/{i}.html" if pages else None, False, groups[i // 50])
         for i in range(FLOOD)
     ]
 
@@ -152,12 +156,12 @@ async def test_an_ipv6_64_is_one_address(redis_url: str, key_prefix: str) -> Non
     client = Redis.from_url(redis_url)
     try:
         presence = Presence(client, key_prefix, 60, max_online_per_address=2)
-        one, two, three = (ipaddress.ip_address(f"2001:db8::{i}") for i in (1, 2, 3))
+        one, two, three = (address_key(ip_address(f"2001:db8::{i}"), SECRET) for i in (1, 2, 3))
         beats = [("a" * 16, one), ("b" * 16, two), ("c" * 16, three)]
-        counted = [(await presence.heartbeat(s, None, a)).counted for s, a in beats]
+        counted = [(await presence.heartbeat(s, None, False, a)).counted for s, a in beats]
         assert counted == [True, True, False]
-        elsewhere = ipaddress.ip_address("2001:db8:0:1::1")
-        assert (await presence.heartbeat("d" * 16, None, elsewhere)).online == 3
+        elsewhere = address_key(ip_address("2001:db8:0:1::1"), SECRET)
+        assert (await presence.heartbeat("d" * 16, None, False, elsewhere)).online == 3
     finally:
         await client.aclose()
 
@@ -203,7 +207,7 @@ async def test_page_online_never_exceeds_online(redis_url: str, key_prefix: str)
                 await presence.leave(session)
             else:
                 group = groups[sessions.index(session) % 3]
-                await presence.heartbeat(session, rng.choice([*pages, None]), group)
+                await presence.heartbeat(session, rng.choice([*pages, None]), False, group)
             for page in pages:
                 read = await presence.counts(page)
                 assert read.page_online is not None and 0 <= read.page_online <= read.online
@@ -224,7 +228,9 @@ async def test_votes_answer_201_after_a_presence_flood_at_maxmemory(
         sync.config_set("maxmemory", int(sync.info("memory")["used_memory"]) + 8 * MB + MB)
         presence = Presence(client, "flood:", 60)
         groups = addresses(200)
-        beats = [Heartbeat(os.urandom(12), f"/f/{i}.html", groups[i // 50]) for i in range(10_000)]
+        beats: list[Beat] = [
+            (os.urandom(12), f"/f/{i}.html", False, groups[i // 50]) for i in range(10_000)
+        ]
         for start in range(0, len(beats), 5000):
             await presence._heartbeat_batch(beats[start : start + 5000])
         assert (await presence.counts(None)).online == 10_000

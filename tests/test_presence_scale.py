@@ -7,7 +7,6 @@ place of Redis `TIME`), so nothing here waits or times anything.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
 import random
 import time
@@ -18,13 +17,13 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from server.presence import Heartbeat, Presence, page_token, session_member
+from server.presence import Presence, page_token, session_member
 from server.sessions import SessionSigner
 from tests.conftest import SECRET
 from tests.redis_process import RedisProcess
 
 SECOND = 1000
-LOCALHOST = ipaddress.ip_address("127.0.0.1")
+ADDRESS = "0123456789abcdef"  # one address key (see server.history.address_key)
 
 
 @pytest.fixture
@@ -166,8 +165,8 @@ async def test_memory_two_ttls_after_a_burst_follows_the_live_sessions(own_redis
         presence = at(Presence(async_client, "burst:", ttl, max_online_per_address=10**6), t)
         rng = random.Random(11)
         pages = [f"/tin-tuc/bai-{rng.randrange(1500)}.html" for _ in range(10_000)]
-        burst = [Heartbeat(os.urandom(12), page, LOCALHOST) for page in pages]
-        live = [Heartbeat(os.urandom(12), f"/muc/{i % 40}.html", LOCALHOST) for i in range(600)]
+        burst = [(os.urandom(12), page, False, ADDRESS) for page in pages]
+        live = [(os.urandom(12), f"/muc/{i % 40}.html", False, ADDRESS) for i in range(600)]
         for start in range(0, len(burst), 2000):
             await presence._heartbeat_batch(burst[start : start + 2000])
         peak = presence_bytes(client, "burst:", t)
@@ -198,7 +197,7 @@ async def test_every_key_expires_with_the_latest_end_promised_in_it(
     await longer.heartbeat(late, "/b/0.html")
     await longer.heartbeat(early, "/b/1.html")
     await presence.heartbeat(early, "/b/1.html")  # its last promise is the shorter one
-    beats = [Heartbeat(os.urandom(12), f"/b/{i % 50}.html", LOCALHOST) for i in range(2000)]
+    beats = [(os.urandom(12), f"/b/{i % 50}.html", False, ADDRESS) for i in range(2000)]
     await presence._heartbeat_batch(beats)
     keys = list(sync_redis.scan_iter(match=f"{key_prefix}*", count=1000))
     assert len(keys) == 5 + 50  # site, records, address groups, registry, peaks; 50 pages
@@ -227,7 +226,7 @@ async def test_scopes_shrink_back_to_the_compact_encoding(
     """A page that had a crowd and now has a few visitors costs what a few visitors cost."""
     t, ttl = start_clock(), 10
     presence = at(Presence(async_redis, key_prefix, ttl, max_online_per_address=10**6), t)
-    crowd = [Heartbeat(os.urandom(12), "/hot.html", LOCALHOST) for _ in range(1000)]
+    crowd = [(os.urandom(12), "/hot.html", False, ADDRESS) for _ in range(1000)]
     await presence._heartbeat_batch(crowd)
     key = presence.page_key("/hot.html")
     assert sync_redis.object("encoding", key) == b"skiplist"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .build import BuildReport, build_site
-from .errors import BuildError
+from .errors import BuildError, Problem
 from .watch import watch_site
 
-__all__ = ["BuildError", "BuildReport", "build_site", "watch_site"]
+__all__ = ["BuildError", "BuildReport", "Problem", "build_site", "watch_site"]

@@ -1,37 +1,42 @@
 """`build_site`: content + templates + settings -> a directory of static files.
 
-Cold builds parse and render across processes; warm builds reuse parsed articles (by
-content hash) and skip pages whose inputs are unchanged; a build where no input changed
-at all stops after hashing the inputs.
+A build is a short pipeline of stages over one `BuildContext`: read the inputs (and stop
+there when nothing changed), parse, resolve, render, write the other files, prune, write
+the site manifest, switch the served generation, save the caches. Cold builds parse and
+render across processes; warm builds reuse parsed articles (by content hash) and skip
+pages whose inputs are unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
-import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from server.assets import asset_version, widgets_dir
 
 from . import cache as cache_mod
-from .config import SiteConfig, load_config
-from .content import PARSER_VERSION, ParsedArticle, digest_for, parse_article
-from .errors import BuildError
+from .digest import PARSER_VERSION, digest_for
+from .errors import BuildError, Problem
+from .output import Generation, current_generation
+from .urls import SITE_MANIFEST
+from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
 
-BUILDER_VERSION = "1"
-# Below this many items, a process pool costs more than it saves.
-_POOL_THRESHOLD = 48
+if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
+    from .config import SiteConfig
+    from .content import ParsedArticle
+    from .model import SiteModel
+    from .pages import PageTask, SiteView
 
-T = TypeVar("T")
-R = TypeVar("R")
+BUILDER_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,9 @@ class BuildReport:
     scheduled: int = 0  # future-dated, not yet published
     removed: int = 0  # files of a previous build that are no longer produced
     up_to_date: bool = False  # nothing changed: stopped after hashing the inputs
+    # The next scheduled article's publish time, or a poll's opens/closes if sooner: build
+    # again then (None: nothing scheduled).
+    next_change: dt.datetime | None = None
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -57,51 +65,6 @@ class BuildReport:
             + (f", {self.scheduled} scheduled" if self.scheduled else "")
             + f" in {self.seconds:.2f} s"
         )
-
-
-class _Timings:
-    """Phase durations on stderr when PORTAL_BUILD_TIMINGS is set (for profiling builds)."""
-
-    def __init__(self) -> None:
-        self.enabled = bool(os.environ.get("PORTAL_BUILD_TIMINGS"))
-        self.last = time.perf_counter()
-
-    def mark(self, phase: str) -> None:
-        if self.enabled:
-            now = time.perf_counter()
-            print(f"  {phase:<24} {now - self.last:7.3f} s", file=sys.stderr)
-            self.last = now
-
-
-class _Progress:
-    """Counts on stderr for long builds (a live line on a terminal, else one per phase)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self.label = ""
-        self.total = 0
-        self.done = 0
-        self.last = 0.0
-
-    def start(self, label: str, total: int) -> None:
-        self.label, self.total, self.done, self.last = label, total, 0, 0.0
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self.quiet or not self.tty:
-            return
-        now = time.monotonic()
-        if now - self.last > 0.1 or self.done >= self.total:
-            self.last = now
-            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total}")
-            sys.stderr.flush()
-
-    def finish(self) -> None:
-        if self.quiet or self.total < _POOL_THRESHOLD:
-            return
-        sys.stderr.write(("\r" if self.tty else "") + f"{self.label}: {self.done}/{self.total}\n")
-        sys.stderr.flush()
 
 
 def _walk(root: Path, suffix: str = "") -> list[tuple[str, str]]:
@@ -136,64 +99,17 @@ def _hash(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
-def _parse_chunk(items: list[tuple[str, bytes]]) -> list[ParsedArticle | str]:
-    """Worker: parse files; a BuildError comes back as its message (all get reported)."""
-    out: list[ParsedArticle | str] = []
+def _parse_chunk(items: list[tuple[str, bytes]]) -> list[ParsedArticle | list[Problem]]:
+    """Worker: parse files; a file's problems come back as a list (all get reported)."""
+    from .content import parse_article
+
+    out: list[ParsedArticle | list[Problem]] = []
     for source, raw in items:
         try:
             out.append(parse_article(source, raw, f"content/{source}"))
         except BuildError as exc:
-            out.append(str(exc))
+            out.append(exc.problems)
     return out
-
-
-def _chunks(items: Sequence[T], parts: int) -> list[list[T]]:
-    size = max(1, -(-len(items) // parts))
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-class _Pool:
-    """A process pool made on first use, only for work big enough to pay for it."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.executor: Any = None  # a ProcessPoolExecutor, made (and imported) on first use
-
-    def map_chunks(
-        self,
-        fn: Callable[..., list[R]],
-        items: Sequence[T],
-        progress: _Progress,
-        *args: Any,
-    ) -> list[R]:
-        if self.workers <= 1 or len(items) < _POOL_THRESHOLD:
-            results: list[R] = []
-            for chunk in _chunks(items, max(1, len(items) // 200)):
-                results.extend(fn(*args, chunk))
-                progress.advance(len(chunk))
-            return results
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        if self.executor is None:
-            # fork is cheapest, but forking a process that runs other threads (the dev
-            # server) can deadlock: use a fresh interpreter then.
-            methods = multiprocessing.get_all_start_methods()
-            method = "fork" if threading.active_count() == 1 and "fork" in methods else "spawn"
-            self.executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
-            )
-        chunks = _chunks(items, self.workers * 6)
-        futures = {self.executor.submit(fn, *args, chunk): i for i, chunk in enumerate(chunks)}
-        by_index: dict[int, list[R]] = {}
-        for fut in as_completed(futures):
-            by_index[futures[fut]] = fut.result()
-            progress.advance(len(chunks[futures[fut]]))
-        return [r for i in range(len(chunks)) for r in by_index[i]]
-
-    def close(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True)
 
 
 def _widgets() -> tuple[Path, str]:
@@ -202,11 +118,94 @@ def _widgets() -> tuple[Path, str]:
     return directory, asset_version(directory)
 
 
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+@dataclass
+class BuildContext:
+    """Everything one build knows, filled in stage by stage."""
+
+    site_dir: Path
+    out_dir: Path
+    cache_dir: Path
+    now: dt.datetime
+    drafts: bool
+    started: float
+    pool: Pool
+    progress: Progress
+    timings: Timings = field(default_factory=Timings)
+    problems: list[Problem] = field(default_factory=list)
+    # read_inputs
+    config: SiteConfig | None = None
+    settings_bytes: bytes = b""
+    manifest: cache_mod.Manifest = field(default_factory=cache_mod.Manifest)
+    sources: dict[str, str] = field(default_factory=dict)  # content file -> path
+    raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
+    digests: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    static_bytes: dict[str, bytes] = field(default_factory=dict)
+    widgets_templates: Path = Path()
+    widget_version: str = ""
+    static_version: str = ""
+    template_key: str = ""
+    fingerprint: str = ""
+    # parse
+    articles_by_digest: dict[str, ParsedArticle] = field(default_factory=dict)
+    fresh: dict[str, ParsedArticle] = field(default_factory=dict)  # parsed by this build
+    load_bodies: Callable[[], dict[str, str]] = dict
+    stored_bodies: dict[str, str] | None = None
+    articles_saved: bool = False
+    # resolve
+    model: SiteModel | None = None
+    view: SiteView | None = None
+    tasks: list[PageTask] = field(default_factory=list)
+    extras: dict[str, bytes] = field(default_factory=dict)  # feeds, indexes, static files
+    next_change: dt.datetime | None = None
+    # render and after
+    generation: Generation | None = None
+    page_keys: dict[str, str] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)  # files written or removed
+    removed: int = 0
+
+    @property
+    def written(self) -> int:
+        return len(self.changed) - self.removed
+
+    @property
+    def target(self) -> Path:
+        """Where this build writes: the new generation of the output."""
+        assert self.generation is not None
+        return self.generation.dir
+
+    def produced(self) -> set[str]:
+        """Every file this build makes."""
+        return set(self.page_keys) | set(self.extras) | {SITE_MANIFEST}
+
+    def body_of(self, p: ParsedArticle) -> str:
+        """An article's HTML, from this build's parse or the cache (loaded on first use)."""
+        if p.body_html is not None:
+            return p.body_html
+        if self.stored_bodies is None:
+            self.stored_bodies = self.load_bodies()
+        body = self.stored_bodies.get(p.digest)
+        if body is None:  # the cache lost it: parse the file again
+            from .content import parse_article
+
+            source = self.sources[p.source]
+            body = parse_article(p.source, _read(source), p.source).body_html
+        return body or ""
+
+    def report(self, *, up_to_date: bool = False) -> BuildReport:
+        model = self.model
+        files = len(self.manifest.files) if up_to_date else len(self.produced())
+        return BuildReport(
+            pages_written=self.written,
+            pages_unchanged=files - self.written,
+            articles=self.manifest.articles if model is None else len(model.articles),
+            seconds=time.perf_counter() - self.started,
+            drafts=model.drafts if model else 0,
+            scheduled=model.scheduled if model else 0,
+            removed=self.removed,
+            up_to_date=up_to_date,
+            next_change=self.next_change,
+        )
 
 
 def build_site(
@@ -217,264 +216,336 @@ def build_site(
     quiet: bool = True,
     cache_dir: Path | None = None,
     now: dt.datetime | None = None,
+    drafts: bool = False,
 ) -> BuildReport:
-    """Build the site in `site_dir` into `out_dir`; BuildError for bad content.
+    """Build the site in `site_dir` into `out_dir`; a BuildError lists every problem.
 
     `cache_dir` defaults to `.portal-cache` beside `out_dir`; `now` (for tests) decides
-    which future-dated articles are published.
+    which future-dated articles are published; `drafts` publishes drafts and future-dated
+    articles too, each marked as such (for previews, never for the public site).
     """
-    started = time.perf_counter()
-    site_dir = Path(site_dir)
     out_dir = Path(out_dir)
-    if out_dir.resolve() == site_dir.resolve() or site_dir.resolve() in out_dir.resolve().parents:
-        raise BuildError(f"{out_dir}: the output directory must not be inside the site directory")
-    workers = workers or _default_workers()
-    cache_dir = Path(cache_dir) if cache_dir is not None else cache_mod.default_cache_dir(out_dir)
-    now = now or dt.datetime.now(dt.UTC)
-    progress = _Progress(quiet)
+    ctx = BuildContext(
+        site_dir=Path(site_dir),
+        out_dir=out_dir,
+        cache_dir=Path(cache_dir) if cache_dir else cache_mod.default_cache_dir(out_dir),
+        now=now or dt.datetime.now(dt.UTC),
+        drafts=drafts,
+        started=time.perf_counter(),
+        pool=Pool(workers or default_workers()),
+        progress=Progress(quiet),
+    )
+    read_inputs(ctx)
+    if is_up_to_date(ctx):
+        return ctx.report(up_to_date=True)
+    try:
+        parse(ctx)
+        resolve(ctx)
+        last = ctx.manifest
+        served = current_generation(out_dir)
+        recyclable = served is not None and last.generation == served.name
+        ctx.generation = Generation(
+            out_dir, last.changed if recyclable else None, last.base if recyclable else None
+        )
+        try:
+            render(ctx)
+            write_extras(ctx)
+            prune(ctx)
+            write_site_manifest(ctx)
+        except BaseException:
+            ctx.generation.abandon()  # the served generation was never touched
+            raise
+        ctx.generation.commit()
+        save_caches(ctx)
+    finally:
+        ctx.pool.close()
+    return ctx.report()
 
-    config = load_config(site_dir)
-    settings_bytes = (site_dir / "site.toml").read_bytes()
-    manifest = cache_mod.load_manifest(cache_dir, out_dir)
-    sources = dict(_walk(site_dir / "content", ".md"))
+
+def read_inputs(ctx: BuildContext) -> None:
+    """Stage 1: settings, content digests (reading only files whose stat changed),
+    templates, static files, and the fingerprint of them all."""
+    site_dir, out_dir = ctx.site_dir, ctx.out_dir
+    if out_dir.resolve() == site_dir.resolve() or site_dir.resolve() in out_dir.resolve().parents:
+        message = f"the output directory {out_dir} is inside the site directory"
+        raise BuildError([Problem(str(out_dir), None, None, message, "build somewhere else")])
+    settings = site_dir / "site.toml"
+    ctx.settings_bytes = settings.read_bytes() if settings.is_file() else b""
+    ctx.manifest = cache_mod.load_manifest(ctx.cache_dir, out_dir)
+    ctx.sources = dict(_walk(site_dir / "content", ".md"))
     # A file whose size, mtime and inode are as the last build saw them keeps its digest
     # without being read again (as git and make do); the others are read and hashed.
-    raws: dict[str, bytes] = {}
-    digests: dict[str, str] = {}
-    stats: dict[str, tuple[int, int, int, str]] = {}
-    for rel, path in sources.items():
+    known_sources = ctx.manifest.sources
+    for rel, path in ctx.sources.items():
         st = os.stat(path)
-        known = manifest.sources.get(rel)
+        known = known_sources.get(rel)
         if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
-            digests[rel] = known[3]
+            digest = known[3]
         else:
-            raws[rel] = _read(path)
-            digests[rel] = digest_for(rel, raws[rel])
-        stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digests[rel])
-    templates = _walk(site_dir / "templates")
-    static = _walk(site_dir / "static")
-    static_bytes = {rel: _read(path) for rel, path in static}
-
-    wdir, widget_version = _widgets()
-    static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in static_bytes.items()))[:12]
-    template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in templates]
-    fingerprint = _hash(
+            ctx.raws[rel] = _read(path)
+            digest = digest_for(rel, ctx.raws[rel])
+        ctx.digests[rel] = digest
+        ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
+    ctx.static_bytes = {rel: _read(path) for rel, path in _walk(site_dir / "static")}
+    wdir, ctx.widget_version = _widgets()
+    ctx.widgets_templates = wdir / "templates"
+    ctx.static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in ctx.static_bytes.items()))[
+        :12
+    ]
+    template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in _walk(site_dir / "templates")]
+    ctx.template_key = _hash(*template_parts)
+    ctx.fingerprint = _hash(
         BUILDER_VERSION,
         PARSER_VERSION,
-        settings_bytes,
-        *(f"{rel}:{d}" for rel, d in digests.items()),
-        *template_parts,
-        static_version,
-        widget_version,
-        str(out_dir.resolve()),
+        ctx.settings_bytes,
+        *(f"{rel}:{d}" for rel, d in ctx.digests.items()),
+        ctx.template_key,
+        ctx.static_version,
+        ctx.widget_version,
+        cache_mod.out_key(out_dir),
+        "drafts" if ctx.drafts else "",
     )
+    ctx.timings.mark("read inputs")
 
-    out_str = str(out_dir)
-    if (
-        manifest.fingerprint == fingerprint
-        and (manifest.next_publish is None or now.timestamp() < manifest.next_publish)
-        and all(os.path.isfile(os.path.join(out_str, rel)) for rel in manifest.files)
-    ):
-        return BuildReport(
-            pages_written=0,
-            pages_unchanged=len(manifest.files),
-            articles=manifest.articles,
-            seconds=time.perf_counter() - started,
-            up_to_date=True,
-        )
 
-    pool = _Pool(workers)
+def _directory_times(out_dir: Path, files: list[str]) -> dict[str, int]:
+    """mtime_ns of each directory holding output files: removing a file changes it."""
+    out = str(out_dir) + "/"
+    dirs = {rel.rpartition("/")[0] for rel in files}
+    times = {}
+    for d in sorted(dirs):
+        with contextlib.suppress(FileNotFoundError):
+            times[d] = os.stat(out + d).st_mtime_ns
+    return times
+
+
+def _output_intact(out_dir: Path, m: cache_mod.Manifest) -> bool:
+    """Every file the last build made is still served. Its directories unchanged since
+    that build say so at the cost of a few stats; else each file is looked for."""
+    if current_generation(out_dir) is None:
+        return False
+    if m.directories and _directory_times(out_dir, m.files) == m.directories:
+        return True
+    out = str(out_dir) + "/"
+    return all(os.path.isfile(out + rel) for rel in m.files)
+
+
+def is_up_to_date(ctx: BuildContext) -> bool:
+    """Nothing changed since the last build, no scheduled time passed, every file is there."""
+    m = ctx.manifest
+    if m.fingerprint != ctx.fingerprint:
+        return False
+    if m.next_publish is not None and ctx.now.timestamp() >= m.next_publish:
+        return False
+    if not _output_intact(ctx.out_dir, m):
+        return False
+    if m.next_publish is not None:
+        ctx.next_change = dt.datetime.fromtimestamp(m.next_publish, dt.UTC)
+    return True
+
+
+def parse(ctx: BuildContext) -> None:
+    """Stage 2: check the settings and parse the articles the cache doesn't have,
+    collecting every problem."""
+    from .config import load_config
+
     try:
-        return _full_build(
-            site_dir=site_dir,
-            out_dir=out_dir,
-            cache_dir=cache_dir,
-            config=config,
-            sources=sources,
-            raws=raws,
-            digests=digests,
-            stats=stats,
-            static_bytes=static_bytes,
-            widgets_templates=wdir / "templates",
-            widget_version=widget_version,
-            static_version=static_version,
-            template_key=_hash(*template_parts),
-            settings_key=_hash(settings_bytes),
-            fingerprint=fingerprint,
-            manifest=manifest,
-            now=now,
-            pool=pool,
-            progress=progress,
-            started=started,
-        )
-    finally:
-        pool.close()
+        ctx.config = load_config(ctx.site_dir)
+    except BuildError as exc:
+        ctx.problems += exc.problems  # reported with the articles' problems
+    cached, ctx.load_bodies = cache_mod.load_articles(ctx.cache_dir)
+    todo = [
+        (rel, ctx.raws[rel] if rel in ctx.raws else _read(ctx.sources[rel]))
+        for rel in ctx.sources
+        if ctx.digests[rel] not in cached
+    ]
+    ctx.progress.start("Parsing articles", len(todo))
+    if ctx.pool.forks():
+        from .content import warm_up
+
+        warm_up()  # imported and set up once, here, rather than in each worker
+        results = ctx.pool.map_shared(_parse_chunk, todo, ctx.progress)
+    else:
+        results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
+    ctx.progress.finish()
+    for result in results:
+        if not isinstance(result, list):
+            ctx.fresh[result.digest] = result
+        else:
+            ctx.problems += result
+    ctx.articles_by_digest = {
+        d: cached.get(d) or ctx.fresh[d]
+        for d in ctx.digests.values()
+        if d in cached or d in ctx.fresh
+    }
+    ctx.timings.mark("parse")
 
 
-def _full_build(
-    *,
-    site_dir: Path,
-    out_dir: Path,
-    cache_dir: Path,
-    config: SiteConfig,
-    sources: dict[str, str],
-    raws: dict[str, bytes],
-    digests: dict[str, str],
-    stats: dict[str, tuple[int, int, int, str]],
-    static_bytes: dict[str, bytes],
-    widgets_templates: Path,
-    widget_version: str,
-    static_version: str,
-    template_key: str,
-    settings_key: str,
-    fingerprint: str,
-    manifest: cache_mod.Manifest,
-    now: dt.datetime,
-    pool: _Pool,
-    progress: _Progress,
-    started: float,
-) -> BuildReport:
+def resolve(ctx: BuildContext) -> None:
+    """Stage 3: the site as a whole (publication, slugs, links), every page and file it
+    will have, and the links between them checked. Raises every problem found so far."""
+    from .kinds import KINDS
+    from .model import link_problems, resolve_site
+    from .pages import SiteView
+    from .site_manifest import next_change
+
+    if ctx.config is None:
+        raise BuildError(ctx.problems)
+    config = ctx.config
+    # The articles that parsed are checked too, so one run reports every problem; links to
+    # the files that did not parse are not reported as broken.
+    parsed = [
+        ctx.articles_by_digest[d] for d in ctx.digests.values() if d in ctx.articles_by_digest
+    ]
+    unparsed = frozenset(rel for rel, d in ctx.digests.items() if d not in ctx.articles_by_digest)
+    ctx.model, problems = resolve_site(
+        config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
+    )
+    ctx.problems += problems
+    view = ctx.view = SiteView(
+        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of
+    )
+    for kind in KINDS:
+        ctx.tasks += kind.pages(view)
+        ctx.extras.update((rel, text.encode()) for rel, text in kind.files(view).items())
+    for rel, data in ctx.static_bytes.items():
+        ctx.extras[f"static/{rel}"] = data
+    files = {t.file for t in ctx.tasks} | set(ctx.extras)
+    ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
+    if ctx.problems:
+        raise BuildError(ctx.problems)
+    ctx.next_change = next_change(ctx.settings_bytes, config, ctx.model, ctx.now)
+    ctx.timings.mark("resolve + links")
+
+
+def render(ctx: BuildContext) -> None:
+    """Stage 4: render the pages whose inputs changed. "Tin mới nhất" and the poll box are
+    rendered once, here, and handed to every page as globals."""
     from markupsafe import Markup
 
-    from . import pages
-    from .model import check_site_links, resolve_site
-    from .render import (
-        RenderSetup,
-        Task,
-        init_worker,
-        render_batch,
-        render_string,
-        write_if_changed,
-    )
+    from . import render as render_mod
+    from .render import RenderSetup, Task, init_worker, render_string
 
-    timings = _Timings()
-    # 1. Parse what the cache doesn't have.
-    cached, load_bodies = cache_mod.load_articles(cache_dir)
-    todo = [
-        (rel, raws[rel] if rel in raws else _read(sources[rel]))
-        for rel in sources
-        if digests[rel] not in cached
-    ]
-    progress.start("Parsing articles", len(todo))
-    results = pool.map_chunks(_parse_chunk, todo, progress)
-    progress.finish()
-    errors = sorted(r for r in results if isinstance(r, str))
-    if errors:
-        raise BuildError("\n".join(errors))
-    fresh = {r.digest: r for r in results if isinstance(r, ParsedArticle)}
-    articles_by_digest = {
-        digests[rel]: cached.get(digests[rel]) or fresh[digests[rel]] for rel in sources
-    }
-    parsed = [articles_by_digest[digests[rel]] for rel in sources]
-
-    timings.mark("parse")
-    # 2. The site as a whole.
-    model = resolve_site(config, parsed, now.astimezone(config.tz))
-    stored_bodies: dict[str, str] | None = None
-
-    def body_of(p: ParsedArticle) -> str:
-        nonlocal stored_bodies
-        if p.body_html is not None:
-            return p.body_html
-        if stored_bodies is None:
-            stored_bodies = load_bodies()
-        body = stored_bodies.get(p.digest)
-        if body is None:  # the cache lost it: parse the file again
-            body = parse_article(p.source, _read(sources[p.source]), p.source).body_html
-        return body or ""
-
-    site = pages.SitePages(config, model, widget_version, static_version, body_of)
-    page_tasks = site.page_tasks()
-    text_files = site.text_files()
-    files = {rel for _, rel, _, _ in page_tasks} | set(text_files)
-    files |= {f"static/{rel}" for rel in static_bytes}
-    check_site_links(model.articles, files, site.nav_links())
-
-    timings.mark("resolve + links")
-    # 3. Render pages whose inputs changed. "Tin mới nhất" and the poll box are rendered
-    # once, here, and handed to every page as globals.
+    assert ctx.view is not None
     base = RenderSetup(
-        templates_dir=str(site_dir / "templates"),
-        widgets_templates_dir=str(widgets_templates),
-        out_dir=str(out_dir),
-        globals=site.globals(),
-        bytecode_dir=str(cache_dir / "templates"),
+        templates_dir=str(ctx.site_dir / "templates"),
+        widgets_templates_dir=str(ctx.widgets_templates),
+        out_dir=str(ctx.target),
+        globals=ctx.view.globals(),
+        bytecode_dir=str(ctx.cache_dir / "templates"),
+        templates_version=_hash(ctx.template_key, ctx.widget_version),
     )
     init_worker(base)
-    latest = render_string("partials/latest.html", {"items": site.latest_items()})
+    latest = render_string("partials/latest.html", {"items": ctx.view.latest_items()})
     polls = render_string("partials/polls.html", {})
-    setup = replace(
-        base,
-        globals={**base.globals, "latest_html": Markup(latest), "polls_html": Markup(polls)},
-    )
+    shared = {"latest_html": Markup(latest), "polls_html": Markup(polls)}
+    setup = replace(base, globals={**base.globals, **shared})
     global_key = _hash(
         BUILDER_VERSION,
-        template_key,
-        settings_key,
+        ctx.template_key,
+        _hash(ctx.settings_bytes),
         json.dumps(setup.globals, sort_keys=True, default=str),
     )
-    page_keys: dict[str, str] = {}
-    tasks: list[Task] = []
-    for template, rel, key_parts, make_context in page_tasks:
-        key = _hash(global_key, template, *key_parts)
-        page_keys[rel] = key
-        if manifest.pages.get(rel) == key and os.path.isfile(os.path.join(out_dir, rel)):
+    # A page is rendered again when its key changed, or when it is missing from what is
+    # served (the new generation has what the served one has).
+    assert ctx.generation is not None
+    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
+    todo: list[PageTask] = []
+    for task in ctx.tasks:
+        key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
+        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
             continue
-        tasks.append((template, rel, make_context()))
-    timings.mark("page keys")
-    progress.start("Rendering pages", len(tasks))
-    rendered = pool.map_chunks(render_batch, tasks, progress, setup)
-    progress.finish()
-    written = sum(1 for _, changed in rendered if changed)
+        todo.append(task)
+        if known.get(task.file) == key:  # deleted by hand: differs from what is served
+            ctx.changed.add(task.file)
+    ctx.timings.mark("page keys")
+    ctx.progress.start("Rendering pages", len(todo))
+    # This process would only wait for the workers: it saves the article cache meanwhile.
+    meanwhile = partial(save_article_cache, ctx)
+    if ctx.pool.forks():
+        if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
+            ctx.stored_bodies = ctx.load_bodies()  # once here, not in every worker
+        render_mod.load_templates({t.template for t in todo})  # compiled once, inherited
+        # Workers forked now inherit the site view: each makes its pages' contexts.
+        rendered = ctx.pool.map_shared(
+            render_mod.render_pages, todo, ctx.progress, setup, meanwhile=meanwhile
+        )
+    else:  # spawned workers share nothing: send them the contexts
+        tasks: list[Task] = [(t.template, t.file, t.make_context()) for t in todo]
+        rendered = ctx.pool.map_chunks(
+            render_mod.render_batch, tasks, ctx.progress, setup, meanwhile=meanwhile
+        )
+    ctx.progress.finish()
+    ctx.changed.update(rel for rel, changed in rendered if changed)
+    ctx.timings.mark("render")
 
-    timings.mark("render")
-    # 4. Feeds, sitemap, search index, static files: cheap, so always regenerated.
-    extra: dict[str, bytes] = {rel: data.encode() for rel, data in text_files.items()}
-    for rel, data in static_bytes.items():
-        extra[f"static/{rel}"] = data
-    for rel, data in sorted(extra.items()):
-        written += write_if_changed(out_dir / rel, data)
 
-    timings.mark("feeds, index, static")
-    # 5. Remove what an earlier build made and this one no longer does.
-    produced = sorted(set(page_keys) | set(extra))
-    removed = 0
-    for rel in sorted(set(manifest.files) - set(produced)):
+def write_extras(ctx: BuildContext) -> None:
+    """Stage 5: feeds, sitemap, search index, static files (cheap: always regenerated)."""
+    from .render import write_if_changed
+
+    assert ctx.generation is not None
+    target, served = ctx.target, ctx.generation.previous or ctx.target
+    for rel, data in sorted(ctx.extras.items()):
+        if write_if_changed(target / rel, data) or not (served / rel).is_file():
+            ctx.changed.add(rel)
+    ctx.timings.mark("feeds, index, static")
+
+
+def prune(ctx: BuildContext) -> None:
+    """Stage 6: remove what an earlier build made and this one no longer does."""
+    for rel in sorted(set(ctx.manifest.files) - ctx.produced()):
         try:
-            (out_dir / rel).unlink()
-            removed += 1
+            (ctx.target / rel).unlink()
+            ctx.changed.add(rel)
+            ctx.removed += 1
         except FileNotFoundError:
             pass
 
-    next_publish = model.next_publish.timestamp() if model.next_publish else None
+
+def write_site_manifest(ctx: BuildContext) -> None:
+    """Stage 7: `_portal/site.json`, what the service follows (pages, polls, time zone)."""
+    from .render import write_if_changed
+    from .site_manifest import site_manifest
+
+    assert ctx.config is not None
+    data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
+    if write_if_changed(ctx.target / SITE_MANIFEST, data):
+        ctx.changed.add(SITE_MANIFEST)
+    ctx.timings.mark("site manifest")
+
+
+def save_article_cache(ctx: BuildContext) -> None:
+    """The parsed articles, for the next build (while workers render, when there are)."""
     # Rewriting the whole article cache costs more than parsing a few articles again, so a
     # build that parsed only a few leaves it as it was: the next one re-parses those few.
-    if len(fresh) > max(16, len(articles_by_digest) // 50) or (
-        fresh and len(articles_by_digest) < 1000
-    ):
-        cache_mod.save_articles(
-            cache_dir, articles_by_digest, {d: body_of(a) for d, a in articles_by_digest.items()}
-        )
+    n = len(ctx.articles_by_digest)
+    if not ctx.articles_saved and (len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000)):
+        bodies = {d: ctx.body_of(a) for d, a in ctx.articles_by_digest.items()}
+        cache_mod.save_articles(ctx.cache_dir, ctx.articles_by_digest, bodies)
+    ctx.articles_saved = True
+
+
+def save_caches(ctx: BuildContext) -> None:
+    """Last: what this build wrote, and the parsed articles, for the next build."""
+    assert ctx.model is not None and ctx.generation is not None
+    save_article_cache(ctx)
+    files = sorted(ctx.produced())
     cache_mod.save_manifest(
-        cache_dir,
-        out_dir,
+        ctx.cache_dir,
+        ctx.out_dir,
         cache_mod.Manifest(
-            out_dir=str(out_dir.resolve()),
-            fingerprint=fingerprint,
-            next_publish=next_publish,
-            pages=page_keys,
-            files=produced,
-            articles=len(model.articles),
-            sources=stats,
+            out_dir=cache_mod.out_key(ctx.out_dir),
+            fingerprint=ctx.fingerprint,
+            next_publish=ctx.next_change.timestamp() if ctx.next_change else None,
+            pages=ctx.page_keys,
+            files=files,
+            articles=len(ctx.model.articles),
+            sources=ctx.stats,
+            generation=ctx.target.name,
+            base=ctx.generation.previous.name if ctx.generation.previous else "",
+            changed=sorted(ctx.changed),
+            directories=_directory_times(ctx.out_dir, files),
         ),
     )
-    timings.mark("cache")
-    return BuildReport(
-        pages_written=written,
-        pages_unchanged=len(produced) - written,
-        articles=len(model.articles),
-        seconds=time.perf_counter() - started,
-        drafts=model.drafts,
-        scheduled=model.scheduled,
-        removed=removed,
-    )
+    ctx.timings.mark("cache")

@@ -7,7 +7,6 @@ parsed article can be cached by content hash and reused across builds and settin
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 import posixpath
 import re
@@ -16,12 +15,10 @@ from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
 
-from .errors import BuildError
+from .digest import digest_for
+from .errors import BuildError, Problem, did_you_mean
 from .search import fold, json_string
 from .slugs import is_valid_slug, slugify
-
-# Bump when parse output changes shape or meaning: it invalidates every cached article.
-PARSER_VERSION = "7"
 
 #: Placeholder for a link to another article's source file; the renderer swaps in its URL
 #: once every slug is known (slugs depend on the whole site, parsing must not).
@@ -87,17 +84,6 @@ class ParsedArticle:
     images: tuple[str, ...]  # site-absolute image paths it shows
 
 
-def digest_for(source: str, raw: bytes) -> str:
-    """The cache key of one content file."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(PARSER_VERSION.encode())
-    h.update(b"\0")
-    h.update(source.encode())
-    h.update(b"\0")
-    h.update(raw)
-    return h.hexdigest()
-
-
 _md: Any = None
 
 # CommonMark without raw HTML (editors' markup is escaped, never passed through), plus tables.
@@ -119,23 +105,62 @@ def markdown() -> Any:
     return _md
 
 
+def warm_up() -> None:
+    """Import and set up the YAML and Markdown parsers (before forking workers)."""
+    _load_yaml("")
+    markdown()
+
+
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
+_DATE_HINT = "use ISO 8601, e.g. 2023-03-21T08:30:00+07:00"
 
 
-def split_front_matter(text: str, where: str) -> tuple[str, str]:
+class _FileProblems:
+    """The problems of one content file, with the line of each front matter field."""
+
+    def __init__(self, file: str, fm_text: str = "") -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.lines: dict[str, int] = {}
+        for i, line in enumerate(fm_text.splitlines()):
+            key, sep, _ = line.partition(":")
+            if sep and key and not key[0].isspace():
+                self.lines.setdefault(key.strip(), i + 2)  # line 1 is the opening ---
+        self.body_line = fm_text.count("\n") + 3  # the line after the closing ---
+
+    def add(self, field: str | None, message: str, hint: str | None = None) -> None:
+        line = self.lines.get(field) if field else None
+        self.problems.append(Problem(self.file, line, field, message, hint))
+
+    def in_body(self, body: str, needle: str, message: str, hint: str | None = None) -> None:
+        """A problem about something in the body, on the line where it first appears."""
+        at = body.find(needle) if needle else -1
+        line = self.body_line + body.count("\n", 0, at) if at >= 0 else None
+        self.problems.append(Problem(self.file, line, None, message, hint))
+
+
+def split_front_matter(text: str, file: str) -> tuple[str, str]:
     """Split `---` YAML front matter from the Markdown body."""
     if text.startswith("\ufeff"):
         text = text[1:]
     first, _, rest = text.partition("\n")
     if first.rstrip() != "---":
-        raise BuildError(f"{where}: no YAML front matter (the file must start with a '---' line)")
+        raise BuildError(
+            [
+                Problem(
+                    file, 1, None, "no YAML front matter", "the file must start with a '---' line"
+                )
+            ]
+        )
     m = _CLOSING.search(rest)
     if m is None:
-        raise BuildError(f"{where}: front matter is not closed (add a '---' line after it)")
+        raise BuildError(
+            [Problem(file, 1, None, "front matter is not closed", "add a '---' line after it")]
+        )
     return rest[: m.start()], rest[m.end() + 1 :]
 
 
-def _parse_date(value: Any, key: str, where: str) -> dt.datetime:
+def _parse_date(value: Any, key: str, fp: _FileProblems) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value
     if isinstance(value, dt.date):
@@ -145,24 +170,23 @@ def _parse_date(value: Any, key: str, where: str) -> dt.datetime:
             return dt.datetime.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise BuildError(
-        f"{where}: '{key}' is not a valid date: {value!r} "
-        "(use ISO 8601, e.g. 2023-03-21T08:30:00+07:00)"
-    )
+    fp.add(key, f"not a valid date: {value!r}", _DATE_HINT)
+    return None
 
 
-def _text(value: Any, key: str, where: str, *, required: bool = False) -> str | None:
+def _text(value: Any, key: str, fp: _FileProblems, *, required: bool = False) -> str | None:
     if value is None:
         if required:
-            raise BuildError(f"{where}: missing required field '{key}'")
+            fp.add(key, "missing", f"add a {key}: line to the front matter")
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise BuildError(f"{where}: '{key}' must be text, got {value!r}")
+        fp.add(key, f"must be text, got {value!r}")
+        return None
     value = value.strip()
     if required and not value:
-        raise BuildError(f"{where}: '{key}' is empty")
+        fp.add(key, "is empty", f"write the {key} after '{key}:'")
     return value or None
 
 
@@ -188,7 +212,7 @@ class _Refs:
     md_links: list[str]
     abs_links: list[str]
     images: list[str]
-    errors: list[str]
+    errors: list[tuple[str, str, str | None]]  # (text to find in the body, message, hint)
 
 
 def _check_link(href: str, source: str, refs: _Refs) -> str:
@@ -201,7 +225,7 @@ def _check_link(href: str, source: str, refs: _Refs) -> str:
         base = "" if path.startswith("/") else posixpath.dirname(source)
         target = posixpath.normpath(posixpath.join(base, path.lstrip("/")))
         if target.startswith("../") or target == "..":
-            refs.errors.append(f"link {href!r} points outside the content folder")
+            refs.errors.append((href, f"link {href!r} points outside the content folder", None))
             return href
         refs.md_links.append(target)
         return f"{MD_LINK_PREFIX}{len(refs.md_links) - 1}:{sep}{fragment}"
@@ -209,19 +233,19 @@ def _check_link(href: str, source: str, refs: _Refs) -> str:
         refs.abs_links.append(path)
         return href
     refs.errors.append(
-        f"relative link {href!r}: link to an article's .md file or use a path starting with /"
+        (href, f"relative link {href!r}", "link to an article's .md file or use a path from /")
     )
     return href
 
 
 def _check_image(src: str, alt: str, refs: _Refs) -> None:
     if not alt.strip():
-        refs.errors.append(f"image {src!r} has no alt text (write ![description]({src}))")
+        refs.errors.append((src, f"image {src!r} has no alt text", f"write ![description]({src})"))
     if src.startswith("//") or _SCHEME.match(src):
         return
     path = unquote(src.split("?", 1)[0].split("#", 1)[0])
     if not path.startswith("/"):
-        refs.errors.append(f"image {src!r}: use a path starting with /static/")
+        refs.errors.append((src, f"image {src!r} is not under /static/", "use /static/..."))
         return
     refs.images.append(path)
 
@@ -271,67 +295,52 @@ def render_markdown(body: str, source: str) -> tuple[str, str, str, _Refs]:
     return html, first, _plain(head)[:TEXT_LIMIT], refs
 
 
-def parse_article(source: str, raw: bytes, where: str) -> ParsedArticle:
-    """Parse one content file. `where` is how errors name it (e.g. content/tin-tuc/a.md)."""
+def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
+    """Parse one content file; a BuildError lists every problem it has. `file` is how
+    problems name it (e.g. content/tin-tuc/a.md)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BuildError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    text = text.replace("\r\n", "\n")
-    fm_text, body = split_front_matter(text, where)
-    try:
-        fm = _load_yaml(fm_text)
-    except Exception as exc:  # yaml.YAMLError, without importing yaml up front
-        if not any(c.__name__ == "YAMLError" for c in type(exc).__mro__):
-            raise
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 2}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BuildError(f"{where}{line}: front matter is not valid YAML: {problem}") from None
-    if fm is None:
-        fm = {}
-    if not isinstance(fm, dict):
-        raise BuildError(f"{where}: front matter must be 'key: value' lines")
-    unknown = sorted(str(k) for k in fm if k not in _FIELDS)
-    if unknown:
-        raise BuildError(
-            f"{where}: unknown front matter field {unknown[0]!r} "
-            f"(known: {', '.join(sorted(_FIELDS))})"
-        )
-    title = _text(fm.get("title"), "title", where, required=True)
-    assert title is not None
-    if "date" not in fm or fm["date"] is None:
-        raise BuildError(f"{where}: missing required field 'date'")
-    date = _parse_date(fm["date"], "date", where)
-    updated = _parse_date(fm["updated"], "updated", where) if fm.get("updated") else None
-    category = _text(fm.get("category"), "category", where, required=True)
-    assert category is not None
-    slug = _text(fm.get("slug"), "slug", where)
+        message = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise BuildError([Problem(file, None, None, message, "save the file as UTF-8")]) from None
+    fm_text, body = split_front_matter(text.replace("\r\n", "\n"), file)
+    fp = _FileProblems(file, fm_text)
+    fm = _front_matter(fm_text, fp)
+    if fm is None:  # unreadable front matter: its fields can't be checked, the body can
+        for needle, message, hint in render_markdown(body, source)[3].errors:
+            fp.in_body(body, needle, message, hint)
+        raise BuildError(fp.problems)
+    for key in sorted(str(k) for k in fm if k not in _FIELDS):
+        fp.add(key, "unknown front matter field", did_you_mean(key, _FIELDS))
+    title = _text(fm.get("title"), "title", fp, required=True) or ""
+    date = None
+    if fm.get("date") is None:
+        fp.add("date", "missing", "add a date: line, e.g. date: 2023-03-21T08:30:00+07:00")
+    else:
+        date = _parse_date(fm["date"], "date", fp)
+    updated = _parse_date(fm["updated"], "updated", fp) if fm.get("updated") else None
+    category = _text(fm.get("category"), "category", fp, required=True) or ""
+    slug = _text(fm.get("slug"), "slug", fp)
     if slug is not None and not is_valid_slug(slug):
-        raise BuildError(
-            f"{where}: slug {slug!r} must be lowercase letters, digits and single hyphens"
-        )
+        fp.add("slug", f"{slug!r} is not a valid slug", "use lowercase letters, digits, hyphens")
     draft = fm.get("draft", False)
     if not isinstance(draft, bool):
-        raise BuildError(f"{where}: 'draft' must be true or false, got {draft!r}")
-    tags_raw = fm.get("tags") or []
-    if isinstance(tags_raw, str):
-        tags_raw = [tags_raw]
-    if not isinstance(tags_raw, list) or not all(isinstance(t, str) for t in tags_raw):
-        raise BuildError(f"{where}: 'tags' must be a list of words")
-    tags = tuple(t.strip() for t in tags_raw if t.strip())
-    image = _text(fm.get("image"), "image", where)
-    image_alt = _text(fm.get("image_alt"), "image_alt", where)
-    image_caption = _text(fm.get("image_caption"), "image_caption", where)
+        fp.add("draft", f"must be true or false, got {draft!r}")
+    tags = _tags(fm.get("tags"), fp)
+    image = _text(fm.get("image"), "image", fp)
+    image_alt = _text(fm.get("image_alt"), "image_alt", fp)
 
-    html, first_paragraph, text, refs = render_markdown(body, source)
+    html, first_paragraph, plain, refs = render_markdown(body, source)
     if image is not None:
         if image_alt is None:
-            refs.errors.append(f"front matter image {image!r} has no 'image_alt' text")
+            fp.add("image", f"{image!r} has no alt text", "add an image_alt: line describing it")
         _check_image(image, image_alt or "x", refs)
-    if refs.errors:
-        raise BuildError("\n".join(f"{where}: {e}" for e in refs.errors))
-    summary = _text(fm.get("summary"), "summary", where) or _truncate(first_paragraph)
+    for needle, message, hint in refs.errors:
+        fp.in_body(body, needle, message, hint)
+    if fp.problems:
+        raise BuildError(fp.problems)
+    assert date is not None
+    summary = _text(fm.get("summary"), "summary", fp) or _truncate(first_paragraph)
     return ParsedArticle(
         source=source,
         digest=digest_for(source, raw),
@@ -339,20 +348,52 @@ def parse_article(source: str, raw: bytes, where: str) -> ParsedArticle:
         date=date,
         updated=updated,
         category=category,
-        author=_text(fm.get("author"), "author", where),
+        author=_text(fm.get("author"), "author", fp),
         summary=summary,
         summary_given=fm.get("summary") is not None,
         slug=slug,
         title_slug=slugify(title),
         image=image,
         image_alt=image_alt,
-        image_caption=image_caption,
-        draft=draft,
+        image_caption=_text(fm.get("image_caption"), "image_caption", fp),
+        draft=bool(draft),
         tags=tags,
         body_html=html,
         # Encoded here, in parallel and cached, rather than for the whole index every build.
-        search_key=json_string(fold(" ".join([title, summary, *tags, text]))),
+        search_key=json_string(fold(" ".join([title, summary, *tags, plain]))),
         md_links=tuple(refs.md_links),
         abs_links=tuple(refs.abs_links),
         images=tuple(refs.images),
     )
+
+
+def _front_matter(fm_text: str, fp: _FileProblems) -> dict[str, Any] | None:
+    """The front matter as a dict; None (and a problem) when it is not valid YAML."""
+    try:
+        fm = _load_yaml(fm_text)
+    except Exception as exc:  # yaml.YAMLError, without importing yaml up front
+        if not any(c.__name__ == "YAMLError" for c in type(exc).__mro__):
+            raise
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = mark.line + 2 if mark is not None else None
+        fp.problems.append(
+            Problem(fp.file, line, None, f"front matter is not valid YAML: {problem}", None)
+        )
+        return None
+    if fm is None:
+        return {}
+    if not isinstance(fm, dict):
+        fp.add(None, "front matter must be 'key: value' lines")
+        return None
+    return fm
+
+
+def _tags(value: Any, fp: _FileProblems) -> tuple[str, ...]:
+    tags = value or []
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        fp.add("tags", "must be a list of words", "e.g. tags: [nông nghiệp, lúa]")
+        return ()
+    return tuple(t.strip() for t in tags if t.strip())

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from babel import Locale
-from babel.dates import format_datetime
+if TYPE_CHECKING:
+    from babel import Locale
+
+#: CLDR's abbreviated day periods (AM, PM) of the usual language, so that most builds
+#: need not import Babel (a test holds these equal to Babel's).
+KNOWN_DAY_PERIODS = {"vi": ("SA", "CH")}
 
 
 @lru_cache(maxsize=4)
 def _locale(language: str) -> Locale:
+    from babel import Locale
+
     return Locale.parse(language.replace("-", "_"))
+
+
+def format_datetime(value: dt.datetime, pattern: str, locale: Locale) -> str:
+    from babel.dates import format_datetime
+
+    return str(format_datetime(value, pattern, locale=locale))
 
 
 def format_time(value: dt.datetime, language: str = "vi") -> str:
@@ -26,6 +39,13 @@ def format_posted(value: dt.datetime, language: str = "vi") -> str:
 
 @lru_cache(maxsize=4)
 def _day_periods(language: str) -> tuple[str, str]:
+    if language in KNOWN_DAY_PERIODS:
+        return KNOWN_DAY_PERIODS[language]
+    return babel_day_periods(language)
+
+
+def babel_day_periods(language: str) -> tuple[str, str]:
+    """The abbreviated AM and PM names of a language, from Babel."""
     names = _locale(language).day_periods["format"]["abbreviated"]
     return str(names["am"]), str(names["pm"])
 

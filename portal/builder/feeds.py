@@ -5,8 +5,35 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import format_datetime as rfc2822
-from xml.sax.saxutils import escape, quoteattr
+
+# xml.sax.saxutils and email.utils would do, but import urllib and the socket stack: more
+# than the rest of an incremental build. These give the same bytes.
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def escape(text: str) -> str:
+    """Escape &, < and > for XML text."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def quoteattr(text: str) -> str:
+    """An XML attribute value with its quotes (as xml.sax.saxutils.quoteattr)."""
+    text = escape(text).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"' + text.replace('"', "&quot;") + '"'
+
+
+def rfc2822(value: dt.datetime) -> str:
+    """An RFC 2822 date (as email.utils.format_datetime)."""
+    zone = value.strftime("%z") if value.tzinfo is not None else "-0000"
+    return (
+        f"{_DAYS[value.weekday()]}, {value.day:02d} {_MONTHS[value.month - 1]} "
+        f"{value.year:04d} {value.hour:02d}:{value.minute:02d}:{value.second:02d} {zone}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,5 +136,6 @@ def sitemap(urls: Sequence[tuple[str, dt.datetime | None]]) -> str:
 
 
 def robots(base_url: str) -> str:
-    """robots.txt: everything may be crawled; where the sitemap is."""
-    return f"User-agent: *\nAllow: /\n\nSitemap: {base_url}/sitemap.xml\n"
+    """robots.txt: everything but the builder's own data (_portal/) may be crawled; where
+    the sitemap is."""
+    return f"User-agent: *\nAllow: /\nDisallow: /_portal/\n\nSitemap: {base_url}/sitemap.xml\n"

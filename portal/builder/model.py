@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .config import Category, SiteConfig
 from .content import MD_LINK_PREFIX, ParsedArticle
-from .errors import BuildError
+from .errors import Problem, did_you_mean
 from .slugs import assign_slugs
 from .urls import article_url, url_to_file
 
@@ -24,6 +24,7 @@ class Article:
     updated: dt.datetime  # aware; equals date when the editor gave no 'updated'
     category: Category
     link_urls: tuple[str, ...]  # URL of each link to another article's file, in order
+    status: str = ""  # "draft" or "scheduled" in previews (drafts=True); "" when published
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,7 @@ class SiteModel:
     next_publish: dt.datetime | None
 
 
-def _aware(value: dt.datetime, config: SiteConfig) -> dt.datetime:
-    tz = config.tz
+def _aware(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     if value.tzinfo is None:
         # A date without an offset is read in the site's time zone.
         return value.replace(tzinfo=tz)
@@ -54,29 +54,40 @@ def link_urls(body: str, urls: tuple[str, ...]) -> str:
     return _MD_LINK.sub(lambda m: urls[int(m.group(1))], body)
 
 
-def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.datetime) -> SiteModel:
-    """Validate cross-file facts (categories, slugs, links between articles) and publish."""
-    errors: list[str] = []
+def resolve_site(
+    config: SiteConfig,
+    parsed: list[ParsedArticle],
+    now: dt.datetime,
+    *,
+    drafts: bool = False,
+    unparsed: frozenset[str] = frozenset(),
+) -> tuple[SiteModel, list[Problem]]:
+    """Validate cross-file facts (categories, slugs, links between articles) and publish.
+    With `drafts`, drafts and future-dated articles are published too (for previews).
+    `unparsed`: content files that exist but have problems of their own (links to them
+    are not reported again). Returns the site made of the articles without problems, and
+    the problems (the caller reports them with the others of the run)."""
+    problems: list[Problem] = []
     categories = config.category_map
+    tz = config.tz
     live: list[tuple[ParsedArticle, dt.datetime]] = []
-    drafts = scheduled = 0
+    n_drafts = scheduled = 0
     next_publish: dt.datetime | None = None
     for p in parsed:
-        where = f"content/{p.source}"
         if p.category not in categories:
-            known = ", ".join(sorted(categories))
-            errors.append(f"{where}: unknown category {p.category!r} (site.toml has: {known})")
+            hint = did_you_mean(p.category, categories) or f"site.toml has: {', '.join(categories)}"
+            problems.append(
+                Problem(f"content/{p.source}", None, "category", f"unknown {p.category!r}", hint)
+            )
             continue
-        date = _aware(p.date, config)
+        date = _aware(p.date, tz)
         if p.draft:
-            drafts += 1
+            n_drafts += 1
         elif date > now:
             scheduled += 1
             next_publish = date if next_publish is None else min(next_publish, date)
-        else:
+        if drafts or not (p.draft or date > now):
             live.append((p, date))
-    if errors:
-        raise BuildError("\n".join(errors))
 
     # Older articles claim a slug first, so publishing a new one never renames an old URL.
     live.sort(key=lambda item: (item[1], item[0].source))
@@ -84,52 +95,84 @@ def resolve_site(config: SiteConfig, parsed: list[ParsedArticle], now: dt.dateti
         (p.source, p.slug or p.title_slug, p.slug is not None) for p, _ in live
     )
     for source, other, slug in conflicts:
-        errors.append(f"content/{source}: slug {slug!r} is already used by content/{other}")
-    if errors:
-        raise BuildError("\n".join(errors))
+        message = f"{slug!r} is already used by content/{other}"
+        problems.append(Problem(f"content/{source}", None, "slug", message, "choose another slug"))
 
+    live = [(p, date) for p, date in live if p.source in slugs]
     url_of = {p.source: article_url(slugs[p.source]) for p, _ in live}
-    unpublished = {p.source for p in parsed} - set(url_of)
-    articles: list[Article] = []
-    for p, date in live:
-        where = f"content/{p.source}"
-        for target in p.md_links:
-            if target in unpublished:
-                errors.append(f"{where}: links to content/{target}, which is not published yet")
-            elif target not in url_of:
-                errors.append(f"{where}: broken link to content/{target} (no such article)")
-        articles.append(
-            Article(
-                parsed=p,
-                slug=slugs[p.source],
-                url=url_of[p.source],
-                date=date,
-                updated=_aware(p.updated, config) if p.updated else date,
-                category=categories[p.category],
-                link_urls=tuple(url_of.get(t, "") for t in p.md_links),
-            )
+    problems += _article_link_problems(parsed, live, url_of, unparsed)
+    articles = [
+        Article(
+            parsed=p,
+            slug=slugs[p.source],
+            url=url_of[p.source],
+            date=date,
+            updated=_aware(p.updated, tz) if p.updated else date,
+            category=categories[p.category],
+            link_urls=tuple(url_of.get(t, "") for t in p.md_links),
+            status=_status(p, date, now),
         )
-    if errors:
-        raise BuildError("\n".join(errors))
+        for p, date in live
+    ]
     articles.sort(key=lambda a: (-a.date.timestamp(), a.slug))
-    return SiteModel(tuple(articles), drafts, scheduled, next_publish)
+    return SiteModel(tuple(articles), n_drafts, scheduled, next_publish), problems
 
 
-def check_site_links(articles: tuple[Article, ...], files: set[str], extra: list[str]) -> None:
-    """Every site-absolute link and image in articles (and `extra`, e.g. the navigation)
-    must name a file of the output."""
-    errors: list[str] = []
+def _status(p: ParsedArticle, date: dt.datetime, now: dt.datetime) -> str:
+    """ "draft", "scheduled" (both only in previews) or "" for a published article."""
+    return "draft" if p.draft else "scheduled" if date > now else ""
+
+
+def _article_link_problems(
+    parsed: list[ParsedArticle],
+    live: list[tuple[ParsedArticle, dt.datetime]],
+    url_of: dict[str, str],
+    unparsed: frozenset[str],
+) -> list[Problem]:
+    unpublished = {p.source for p in parsed} - set(url_of)
+    problems: list[Problem] = []
+    for p, _ in live:
+        file = f"content/{p.source}"
+        for target in p.md_links:
+            if target in unparsed:
+                continue
+            if target in unpublished:
+                message = f"links to content/{target}, which is not published yet"
+                hint = "remove the link until it is published"
+                problems.append(Problem(file, None, None, message, hint))
+            elif target not in url_of:
+                message = f"broken link to content/{target} (no such article)"
+                problems.append(Problem(file, None, None, message, "check the file name"))
+    return problems
+
+
+def link_problems(
+    articles: tuple[Article, ...], files: set[str], extra: list[str]
+) -> list[Problem]:
+    """Every site-absolute link and image in articles (and `extra`, e.g. the navigation,
+    as 'where\0link') must name a file of the output."""
+    problems: list[Problem] = []
     for a in articles:
-        where = f"content/{a.parsed.source}"
+        file = f"content/{a.parsed.source}"
         for link in a.parsed.abs_links:
             if url_to_file(link) not in files:
-                errors.append(f"{where}: broken internal link {link!r} (no such page or file)")
+                message = f"broken internal link {link!r} (no such page or file)"
+                problems.append(Problem(file, None, None, message, "check the address"))
         for src in a.parsed.images:
             if url_to_file(src) not in files:
-                errors.append(f"{where}: image {src!r} not found (put it under site/static/)")
+                message = f"image {src!r} not found"
+                problems.append(
+                    Problem(
+                        file,
+                        None,
+                        "image" if src == a.parsed.image else None,
+                        message,
+                        "put it under site/static/",
+                    )
+                )
     for item in extra:
         where, _, link = item.partition("\0")
         if link.startswith("/") and not link.startswith("//") and url_to_file(link) not in files:
-            errors.append(f"{where}: broken internal link {link!r}")
-    if errors:
-        raise BuildError("\n".join(sorted(set(errors))))
+            message = f"broken internal link {link!r} in {where}"
+            problems.append(Problem("site.toml", None, None, message, "check the address"))
+    return problems

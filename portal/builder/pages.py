@@ -1,37 +1,35 @@
-"""Every output of the site: the pages to render (with the keys of their inputs), the
-feeds, sitemap and search index, and the shared template globals."""
+"""What every page kind shares: the site view (cards, dates, meta, template globals) and
+the shape of a page to render. The page kinds themselves live in `kinds/`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
-from functools import partial
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from .config import SiteConfig
 from .content import ParsedArticle
 from .dates import formats
-from .feeds import FeedEntry, atom_feed, robots, rss_feed, sitemap
+from .feeds import FeedEntry
 from .model import Article, SiteModel, link_urls
-from .search import search_index
-from .urls import (
-    SEARCH_INDEX,
-    SEARCH_PAGE,
-    category_feed_url,
-    category_url,
-    home_url,
-    url_to_file,
-)
+from .urls import SEARCH_INDEX, SEARCH_PAGE, category_url
 
 #: Between parts of page titles (an en dash, as Vietnamese typography has it).
 DASH = "\u2013"
 
-#: (template, output file, parts of the key of its inputs, makes its context when needed)
-PageTask = tuple[str, str, tuple[str, ...], Callable[[], dict[str, Any]]]
+
+class PageTask(NamedTuple):
+    """One page to render, if its inputs changed."""
+
+    template: str
+    file: str  # output file, relative to the output directory
+    key: tuple[str, ...]  # what its context follows from (with the site-wide key)
+    make_context: Callable[[], dict[str, Any]]  # called only when the page is rendered
+    title: str  # its <title>, for the site manifest
 
 
-def _pagination(current: int, total: int, url_of: Any) -> dict[str, Any] | None:
+def pagination(current: int, total: int, url_of: Any) -> dict[str, Any] | None:
     """Links to the first, last and nearby pages; None marks a gap ("…")."""
     if total <= 1:
         return None
@@ -52,8 +50,8 @@ def _pagination(current: int, total: int, url_of: Any) -> dict[str, Any] | None:
     }
 
 
-class SitePages:
-    """The whole output, computed from the site model."""
+class SiteView:
+    """The resolved site as page kinds see it (cards and dates made once, on first use)."""
 
     def __init__(
         self,
@@ -70,6 +68,15 @@ class SitePages:
         self.body_of = body_of
         self._cards: dict[str, dict[str, Any]] = {}
         self._dates: dict[str, tuple[str, str, str]] = {}
+        self._by_category: dict[str, list[Article]] = {}
+
+    def status_label(self, a: Article) -> str:
+        """How a preview marks an unpublished article ("" when it is published)."""
+        if a.status == "draft":
+            return "Bản nháp"
+        if a.status == "scheduled":
+            return f"Hẹn giờ đăng: {a.date:%d/%m/%Y %H:%M}"
+        return ""
 
     def body(self, a: Article) -> str:
         """The article's HTML with its links to other articles' files made URLs."""
@@ -101,6 +108,7 @@ class SitePages:
                     "url": category_url(a.category.id),
                 },
                 "image": {"src": p.image, "alt": p.image_alt} if p.image else None,
+                "status": self.status_label(a),
             }
         return found
 
@@ -147,9 +155,9 @@ class SitePages:
 
     def nav_links(self) -> list[str]:
         """Navigation links to check, as 'where\\0link'."""
-        return [f"site.toml [[nav]] {n.label!r}\0{n.url}" for n in self.config.nav]
+        return [f"[[nav]] {n.label!r}\0{n.url}" for n in self.config.nav]
 
-    def _meta(
+    def meta(
         self,
         title: str,
         path: str,
@@ -174,151 +182,16 @@ class SitePages:
             "index": index,
         }
 
-    # -- pages ----------------------------------------------------------------------------
+    def in_category(self, category_id: str) -> list[Article]:
+        """The articles of one category, newest first (computed once per category)."""
+        found = self._by_category.get(category_id)
+        if found is None:
+            found = self._by_category[category_id] = [
+                a for a in self.model.articles if a.category.id == category_id
+            ]
+        return found
 
-    def _listing(
-        self,
-        articles: Sequence[Article],
-        *,
-        heading: str,
-        intro: str,
-        url_of: Any,
-        title_of: Any,
-        section: str,
-        feeds: tuple[str, str],
-        kind: str,
-    ) -> list[PageTask]:
-        size = self.config.page_size
-        total = max(1, -(-len(articles) // size))
-        tasks: list[PageTask] = []
-        for n in range(1, total + 1):
-            chunk = articles[(n - 1) * size : n * size]
-            # The context follows from these (and the settings, part of the global key):
-            # much cheaper than building and serialising the context of every page.
-            key = [kind, heading, intro, str(n), str(total)]
-            key += [f"{a.parsed.digest}:{a.slug}" for a in chunk]
-            make = partial(
-                self._listing_context,
-                chunk,
-                n=n,
-                total=total,
-                heading=heading,
-                intro=intro,
-                url_of=url_of,
-                title=title_of(n),
-                section=section,
-                feeds=feeds,
-                kind=kind,
-            )
-            tasks.append(("list.html", url_to_file(url_of(n)), tuple(key), make))
-        return tasks
-
-    def _listing_context(
-        self,
-        chunk: Sequence[Article],
-        *,
-        n: int,
-        total: int,
-        heading: str,
-        intro: str,
-        url_of: Any,
-        title: str,
-        section: str,
-        feeds: tuple[str, str],
-        kind: str,
-    ) -> dict[str, Any]:
-        return {
-            "meta": self._meta(title, url_of(n), intro, section=section, feeds=feeds),
-            "heading": heading,
-            "intro": intro,
-            "page_number": n,
-            "kind": kind,
-            "items": [self.card(a) for a in chunk],
-            "pagination": _pagination(n, total, url_of),
-            "presence_page": None,
-        }
-
-    def page_tasks(self) -> list[PageTask]:
-        """Every HTML page, in a stable order."""
-        c = self.config
-        tasks: list[PageTask] = []
-        arts = self.model.articles
-        tasks += self._listing(
-            arts,
-            heading="Tin mới",
-            intro=c.description,
-            url_of=home_url,
-            title_of=lambda n: c.name if n == 1 else f"Trang {n} {DASH} {c.name}",
-            section="/",
-            feeds=("/atom.xml", "/rss.xml"),
-            kind="home",
-        )
-        for cat in c.categories:
-            in_cat = [a for a in arts if a.category.id == cat.id]
-            tasks += self._listing(
-                in_cat,
-                heading=cat.name,
-                intro=cat.description,
-                url_of=lambda n, cid=cat.id: category_url(cid, n),
-                title_of=lambda n, name=cat.name: (
-                    f"{name} {DASH} {c.short_name}"
-                    if n == 1
-                    else f"{name} {DASH} Trang {n} {DASH} {c.short_name}"
-                ),
-                section=category_url(cat.id),
-                feeds=(category_feed_url(cat.id, "atom"), category_feed_url(cat.id, "rss")),
-                kind="category",
-            )
-        for a in arts:
-            key = (a.parsed.digest, a.slug, a.category.id, *a.link_urls)
-            make = partial(self._article_context, a)
-            tasks.append(("article.html", url_to_file(a.url), key, make))
-        search_ctx = {
-            "meta": self._meta(f"Tìm kiếm {DASH} {c.short_name}", SEARCH_PAGE, "Tìm kiếm bài viết"),
-            "presence_page": None,
-        }
-        tasks.append(("search.html", url_to_file(SEARCH_PAGE), ("search",), lambda: search_ctx))
-        missing_ctx = {
-            "meta": self._meta(
-                f"Không tìm thấy trang {DASH} {c.short_name}", "/404.html", "", index=False
-            ),
-            "presence_page": None,
-        }
-        tasks.append(("404.html", "404.html", ("404",), lambda: missing_ctx))
-        return tasks
-
-    def _article_context(self, a: Article) -> dict[str, Any]:
-        c = self.config
-        p = a.parsed
-        _, posted, _ = self.dates(a)
-        article = dict(self.card(a))
-        article.update(
-            {
-                "posted": posted,
-                "author": p.author or c.publisher,
-                "body": self.body(a),
-                "tags": list(p.tags),
-                "updated_iso": a.updated.isoformat(timespec="seconds"),
-                "image_caption": p.image_caption,
-                "lead": p.summary if p.summary_given else None,
-            }
-        )
-        return {
-            "meta": self._meta(
-                f"{p.title} {DASH} {c.short_name}",
-                a.url,
-                p.summary,
-                og_type="article",
-                image=p.image,
-                section=category_url(a.category.id),
-            ),
-            "article": article,
-            "presence_page": a.url,
-        }
-
-    # -- feeds, sitemap, search index -----------------------------------------------------
-
-    def _entries(self, articles: Sequence[Article]) -> list[FeedEntry]:
+    def feed_entries(self, articles: Sequence[Article]) -> list[FeedEntry]:
         return [
             FeedEntry(
                 title=a.parsed.title,
@@ -332,52 +205,14 @@ class SitePages:
             for a in articles[: self.config.feed_size]
         ]
 
-    def text_files(self) -> dict[str, str]:
-        """Generated non-HTML files by output path."""
-        c = self.config
-        arts = self.model.articles
-        out: dict[str, str] = {}
 
-        def feeds(prefix: str, title: str, page: str, articles: Sequence[Article]) -> None:
-            entries = self._entries(articles)
-            atom_url, rss_url = f"{prefix}atom.xml", f"{prefix}rss.xml"
-            out[url_to_file(atom_url)] = atom_feed(
-                title=title,
-                feed_url=self.absolute(atom_url),
-                page_url=self.absolute(page),
-                language=c.language,
-                entries=entries,
-            )
-            out[url_to_file(rss_url)] = rss_feed(
-                title=title,
-                feed_url=self.absolute(rss_url),
-                page_url=self.absolute(page),
-                description=c.description,
-                language=c.language,
-                entries=entries,
-            )
+class PageKind(Protocol):
+    """One kind of output (article pages, listings, feeds...): its pages and other files."""
 
-        feeds("/", c.name, "/", arts)
-        urls: list[tuple[str, Any]] = [(self.absolute("/"), arts[0].updated if arts else None)]
-        for cat in c.categories:
-            in_cat = [a for a in arts if a.category.id == cat.id]
-            page = category_url(cat.id)
-            feeds(page, f"{cat.name} {DASH} {c.name}", page, in_cat)
-            urls.append((self.absolute(page), max((a.updated for a in in_cat), default=None)))
-        urls += [(self.absolute(a.url), a.updated) for a in arts]
-        out["sitemap.xml"] = sitemap(urls)
-        out["robots.txt"] = robots(c.base_url)
-        out[url_to_file(SEARCH_INDEX)] = search_index(
-            [
-                {
-                    "url": a.url,
-                    "title": a.parsed.title,
-                    "date": self.dates(a)[2],
-                    "category": a.category.name,
-                    "summary": a.parsed.summary,
-                    "key": a.parsed.search_key,
-                }
-                for a in arts
-            ]
-        )
-        return out
+    def pages(self, view: SiteView) -> list[PageTask]:
+        """Pages to render from templates, in a stable order."""
+        ...
+
+    def files(self, view: SiteView) -> dict[str, str]:
+        """Other generated files (feeds, indexes) by output path."""
+        ...

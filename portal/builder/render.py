@@ -19,13 +19,14 @@ from jinja2 import (
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
     select_autoescape,
 )
 
-from .errors import BuildError
+from .errors import BuildError, Problem
 
 #: (template name, output file relative to out_dir, page context)
 Task = tuple[str, str, dict[str, Any]]
@@ -40,6 +41,7 @@ class RenderSetup:
     out_dir: str
     globals: dict[str, Any]
     bytecode_dir: str | None = None  # compiled templates, shared by workers and builds
+    templates_version: str = ""  # changes with any template: loaded ones are reloaded
 
 
 def _ns(value: Any) -> Any:
@@ -74,6 +76,8 @@ def make_environment(
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates don't change during a build: never stat them again.
+        auto_reload=False,
         # Compiling the templates costs more than rendering a hundred pages: do it once.
         bytecode_cache=FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
     )
@@ -91,6 +95,7 @@ def init_worker(setup: RenderSetup) -> None:
     same_templates = _setup is not None and (
         (_setup.templates_dir, _setup.widgets_templates_dir, _setup.bytecode_dir)
         == (setup.templates_dir, setup.widgets_templates_dir, setup.bytecode_dir)
+        and _setup.templates_version == setup.templates_version
     )
     if _env is None or not same_templates:
         bytecode = Path(setup.bytecode_dir) if setup.bytecode_dir else None
@@ -148,20 +153,46 @@ def render_batch(setup: RenderSetup, tasks: list[Task]) -> list[tuple[str, bool]
     return results
 
 
+def load_templates(names: set[str]) -> None:
+    """Compile templates here (before forking workers, which then inherit them)."""
+    assert _env is not None, "init_worker() first"
+    for name in sorted(names):
+        _template(_env, name)
+
+
+def render_pages(setup: RenderSetup, pages: list[Any]) -> list[tuple[str, bool]]:
+    """Render and write pages (`pages.PageTask`s), making each context here: in a forked
+    worker, in parallel, rather than in the parent and sent through a pipe."""
+    return render_batch(setup, [(p.template, p.file, p.make_context()) for p in pages])
+
+
 def render_string(template_name: str, context: dict[str, Any]) -> str:
     """Render one template to a string in this process (e.g. the shared latest-news list)."""
     assert _env is not None, "init_worker() first"
     return _render(_env, template_name, context)
 
 
+def _template(env: Environment, template_name: str) -> Template:
+    try:
+        return env.get_template(template_name)
+    except TemplateError as exc:
+        raise BuildError([_problem(template_name, exc)]) from None
+
+
 def _render(env: Environment, template_name: str, context: dict[str, Any]) -> str:
     """Render, turning template mistakes into a BuildError that names the file."""
+    template = _template(env, template_name)
     try:
-        return env.get_template(template_name).render(context)
-    except TemplateNotFound as exc:
-        raise BuildError(f"templates/{template_name}: template {exc.name!r} not found") from None
-    except TemplateSyntaxError as exc:
-        where = exc.filename or template_name
-        raise BuildError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+        return template.render(context)
     except TemplateError as exc:
-        raise BuildError(f"templates/{template_name}: {exc}") from None
+        raise BuildError([_problem(template_name, exc)]) from None
+
+
+def _problem(template_name: str, exc: TemplateError) -> Problem:
+    if isinstance(exc, TemplateNotFound):
+        message = f"template {exc.name!r} not found"
+        return Problem(f"templates/{template_name}", None, None, message, None)
+    if isinstance(exc, TemplateSyntaxError):
+        message = f"template syntax error: {exc.message}"
+        return Problem(f"templates/{exc.name or template_name}", exc.lineno, None, message, None)
+    return Problem(f"templates/{template_name}", None, None, str(exc), None)

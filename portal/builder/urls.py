@@ -6,6 +6,8 @@ ARTICLE_DIR = "bai-viet"
 CATEGORY_DIR = "chuyen-muc"
 SEARCH_PAGE = "/tim-kiem.html"
 SEARCH_INDEX = "/tim-kiem.json"
+#: What the service reads from a build (contract: pages, polls, time zone, next change).
+SITE_MANIFEST = "_portal/site.json"
 
 
 def article_url(slug: str) -> str:

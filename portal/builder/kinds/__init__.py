@@ -1,0 +1,23 @@
+"""The page kinds, in output order: each makes its own pages and files from the site view.
+
+A new kind (e.g. tag pages) is a small module with `pages(view)` and `files(view)`, added
+to KINDS.
+"""
+
+from __future__ import annotations
+
+from ..pages import PageKind
+from .articles import ArticlePages
+from .feeds import Feeds
+from .listings import CategoryPages, HomePages
+from .special import SpecialPages
+
+KINDS: tuple[PageKind, ...] = (
+    HomePages(),
+    CategoryPages(),
+    ArticlePages(),
+    SpecialPages(),
+    Feeds(),
+)
+
+__all__ = ["KINDS"]

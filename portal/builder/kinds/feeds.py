@@ -1,0 +1,74 @@
+"""Files that are not pages: Atom and RSS feeds, sitemap.xml, robots.txt, the search index.
+Cheap, so made on every build."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..feeds import atom_feed, robots, rss_feed, sitemap
+from ..model import Article
+from ..pages import DASH, PageTask, SiteView
+from ..search import search_index
+from ..urls import SEARCH_INDEX, category_url, url_to_file
+
+
+def feed_files(
+    view: SiteView, prefix: str, title: str, page: str, articles: Sequence[Article]
+) -> dict[str, str]:
+    """`<prefix>atom.xml` and `<prefix>rss.xml` of the newest `feed_size` articles."""
+    c = view.config
+    entries = view.feed_entries(articles)
+    atom_url, rss_url = f"{prefix}atom.xml", f"{prefix}rss.xml"
+    return {
+        url_to_file(atom_url): atom_feed(
+            title=title,
+            feed_url=view.absolute(atom_url),
+            page_url=view.absolute(page),
+            language=c.language,
+            entries=entries,
+        ),
+        url_to_file(rss_url): rss_feed(
+            title=title,
+            feed_url=view.absolute(rss_url),
+            page_url=view.absolute(page),
+            description=c.description,
+            language=c.language,
+            entries=entries,
+        ),
+    }
+
+
+class Feeds:
+    """The site's and each category's feeds, the sitemap, robots.txt and the search index."""
+
+    def pages(self, view: SiteView) -> list[PageTask]:
+        return []
+
+    def files(self, view: SiteView) -> dict[str, str]:
+        c = view.config
+        arts = view.model.articles
+        out = feed_files(view, "/", c.name, "/", arts)
+        urls: list[tuple[str, Any]] = [(view.absolute("/"), arts[0].updated if arts else None)]
+        for cat in c.categories:
+            in_cat = view.in_category(cat.id)
+            page = category_url(cat.id)
+            out.update(feed_files(view, page, f"{cat.name} {DASH} {c.name}", page, in_cat))
+            urls.append((view.absolute(page), max((a.updated for a in in_cat), default=None)))
+        urls += [(view.absolute(a.url), a.updated) for a in arts if not a.status]
+        out["sitemap.xml"] = sitemap(urls)
+        out["robots.txt"] = robots(c.base_url)
+        out[url_to_file(SEARCH_INDEX)] = search_index(
+            [
+                {
+                    "url": a.url,
+                    "title": a.parsed.title,
+                    "date": view.dates(a)[2],
+                    "category": a.category.name,
+                    "summary": a.parsed.summary,
+                    "key": a.parsed.search_key,
+                }
+                for a in arts
+            ]
+        )
+        return out

@@ -1,0 +1,146 @@
+"""Atomic output: `<out>` is a symlink to a generation directory `<out>.gen/<n>`.
+
+A build writes generation n+1 beside the served generation n, then points `<out>` at it
+with one atomic rename: a web server serves either the old site or the new one, never a
+mix. Every file is written to a temporary name and renamed, never changed in place, so
+generations share the files they have in common (hard links) without one build touching
+what another generation serves.
+
+At most two generations exist: the served one and the one before it, kept for readers
+still walking it. The next build recycles that older one: it brings it up to date with
+the files the last build changed (hard links, O(changes)), then writes its own changes.
+Only the first build, or after an interrupted one, copies the whole tree (as hard links).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Collection
+from pathlib import Path
+
+GEN_SUFFIX = ".gen"
+
+
+def generations_dir(out_dir: Path) -> Path:
+    """`<out>.gen`, beside `<out>`."""
+    return out_dir.with_name(out_dir.name + GEN_SUFFIX)
+
+
+def current_generation(out_dir: Path) -> Path | None:
+    """The generation `<out>` points at (None when it is missing or not ours)."""
+    if not out_dir.is_symlink():
+        return None
+    target = out_dir.parent / os.readlink(out_dir)
+    return target if target.is_dir() else None
+
+
+def _number(path: Path) -> int:
+    return int(path.name) if path.name.isdigit() else -1
+
+
+def _link_tree(src: str, dst: str) -> None:
+    """Copy a tree as hard links (directories are made, files linked)."""
+    os.makedirs(dst, exist_ok=True)
+    with os.scandir(src) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _link_tree(entry.path, os.path.join(dst, entry.name))
+            elif not entry.name.endswith(".tmp"):  # not a crashed build's temporary file
+                os.link(entry.path, os.path.join(dst, entry.name))
+
+
+def _replace_with_link(src: str, dst: str) -> None:
+    """Make `dst` a hard link to `src`, atomically (a reader sees the old or the new)."""
+    tmp = f"{dst}.{os.getpid()}.link.tmp"
+    try:
+        os.link(src, tmp)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        os.link(src, tmp)
+    os.replace(tmp, dst)
+
+
+class Generation:
+    """The directory a build writes into, made the served one by `commit()`.
+
+    `last_changes`: the files the last build wrote or removed, when it built the served
+    generation from the spare one (`last_base`); then the spare can be recycled.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        last_changes: Collection[str] | None = None,
+        last_base: str | None = None,
+    ) -> None:
+        self.out_dir = out_dir.absolute()
+        self.gens = generations_dir(self.out_dir)
+        self.gens.mkdir(parents=True, exist_ok=True)
+        self.previous = current_generation(self.out_dir)
+        self.legacy = self.out_dir.is_dir() and not self.out_dir.is_symlink()
+        others = sorted(
+            (p for p in self.gens.iterdir() if _number(p) >= 0 and p != self.previous),
+            key=_number,
+        )
+        self.dir = self.gens / str(max([_number(p) for p in others] + [self._served_number()]) + 1)
+        self.marker = self.gens / f".{self.dir.name}.building"
+        spare = others[-1] if others else None
+        recyclable = (
+            self.previous is not None
+            and spare is not None
+            and last_changes is not None
+            and spare.name == last_base
+            and not (self.gens / f".{spare.name}.building").exists()
+        )
+        for path in self.gens.iterdir():  # crashed builds' leftovers
+            if path.name.endswith(".building"):
+                path.unlink()
+        self.marker.touch()  # until commit: this generation is not a known state
+        if recyclable:
+            assert self.previous is not None and spare is not None and last_changes is not None
+            os.rename(spare, self.dir)
+            self._catch_up(self.previous, last_changes)
+            return
+        for path in others:
+            shutil.rmtree(path, ignore_errors=True)
+        source = self.previous or (self.out_dir if self.legacy else None)
+        if source is not None:
+            _link_tree(str(source), str(self.dir))
+        else:
+            self.dir.mkdir()
+
+    def _served_number(self) -> int:
+        return _number(self.previous) if self.previous is not None else 0
+
+    def _catch_up(self, served: Path, changes: Collection[str]) -> None:
+        """Make the recycled generation equal to the served one: it lacks `changes`."""
+        for rel in changes:
+            src, dst = os.path.join(served, rel), os.path.join(self.dir, rel)
+            if os.path.isfile(src):
+                _replace_with_link(src, dst)
+            else:
+                Path(dst).unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        """Make this generation the served one, atomically."""
+        link = self.out_dir.with_name(f".{self.out_dir.name}.{os.getpid()}.link")
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(os.path.relpath(self.dir, self.out_dir.parent), link)
+        if self.legacy:
+            # Once, from the old layout (a plain directory): a rename cannot replace a
+            # directory with a symlink, so there is a moment without `<out>` here.
+            old = self.out_dir.with_name(f".{self.out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(self.out_dir, old)
+            os.replace(link, self.out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(link, self.out_dir)
+        self.marker.unlink()
+
+    def abandon(self) -> None:
+        """A failed build: the served generation is untouched; drop the unfinished one."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.marker.unlink(missing_ok=True)
