@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import httpx
 import jinja2
 import pytest
 
+from server.catalog import write_manifest
 from tests.conftest import ADMIN_TOKEN, REPO, SITE_DIR
 from tests.redis_process import free_port
 
@@ -88,11 +90,30 @@ class Portal:
     out: Path
 
     def page(self, name: str, body: str) -> str:
-        """Write a test page into the served site; returns its URL."""
+        """Write a test page into the served site, on its page list; returns its URL."""
         path = self.out / "widget-test" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")
+        # The page itself, and ARTICLE: the page test pages report by default.
+        self._list([f"/widget-test/{name}", ARTICLE])
         return f"{self.base}/widget-test/{name}"
+
+    def _list(self, pages: list[str]) -> None:
+        """Add pages to the build's page list (`_portal/site.json`), as a build would, and
+        wait until the service has reloaded it: only listed pages have a page count."""
+        manifest = self.out / "_portal" / "site.json"
+        if not manifest.exists():
+            return
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        listed = {entry["path"] for entry in data["pages"]}
+        added = [{"path": page, "title": page} for page in pages if page not in listed]
+        if added:
+            data["pages"] = sorted([*data["pages"], *added], key=lambda entry: entry["path"])
+            write_manifest(manifest, data)
+        deadline = time.monotonic() + 10
+        while any(self.presence(page)["page_online"] is None for page in pages):
+            assert time.monotonic() < deadline, f"{pages} never joined the page list"
+            time.sleep(0.05)
 
     def presence(self, page: str | None = None) -> dict[str, Any]:
         params = {"page": page} if page else {}
