@@ -37,6 +37,7 @@ def test_cross_site_embed_votes_without_any_cookie(
         "embed.html",
         render_page(api=portal.base, assets=portal.base, csp_connect=portal.base, page="/embed"),
     )
+    portal.list_pages(["/embed"])  # only the portal's listed pages have a page count
     context = chromium.new_context()
     page = problems.watch(context.new_page())
     api_requests: list[Any] = []

@@ -95,10 +95,10 @@ class Portal:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")
         # The page itself, and ARTICLE: the page test pages report by default.
-        self._list([f"/widget-test/{name}", ARTICLE])
+        self.list_pages([f"/widget-test/{name}", ARTICLE])
         return f"{self.base}/widget-test/{name}"
 
-    def _list(self, pages: list[str]) -> None:
+    def list_pages(self, pages: list[str]) -> None:
         """Add pages to the build's page list (`_portal/site.json`), as a build would, and
         wait until the service has reloaded it: only listed pages have a page count."""
         manifest = self.out / "_portal" / "site.json"
