@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from server.assets import asset_version, widgets_dir
 from . import cache as cache_mod
 from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
+from .images import IMAGES_VERSION
 from .output import Generation, current_generation
 from .urls import SITE_MANIFEST
 from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
@@ -33,6 +35,7 @@ from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
 if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
     from .config import SiteConfig
     from .content import ParsedArticle
+    from .images import ImageSet
     from .model import SiteModel
     from .pages import PageTask, SiteView
 
@@ -51,6 +54,7 @@ class BuildReport:
     scheduled: int = 0  # future-dated, not yet published
     removed: int = 0  # files of a previous build that are no longer produced
     up_to_date: bool = False  # nothing changed: stopped after hashing the inputs
+    images_processed: int = 0  # images decoded and resized (not found in the image cache)
     # The next scheduled article's publish time, or a poll's opens/closes if sooner: build
     # again then (None: nothing scheduled).
     next_change: dt.datetime | None = None
@@ -140,7 +144,9 @@ class BuildContext:
     raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
     digests: dict[str, str] = field(default_factory=dict)
     stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    static_paths: dict[str, str] = field(default_factory=dict)  # static file -> path
     static_bytes: dict[str, bytes] = field(default_factory=dict)
+    static_digests: dict[str, str] = field(default_factory=dict)
     widgets_templates: Path = Path()
     widget_version: str = ""
     static_version: str = ""
@@ -152,6 +158,8 @@ class BuildContext:
     load_bodies: Callable[[], dict[str, str]] = dict
     stored_bodies: dict[str, str] | None = None
     articles_saved: bool = False
+    # prepare_site_images
+    images: ImageSet | None = None
     # resolve
     model: SiteModel | None = None
     view: SiteView | None = None
@@ -176,7 +184,8 @@ class BuildContext:
 
     def produced(self) -> set[str]:
         """Every file this build makes."""
-        return set(self.page_keys) | set(self.extras) | {SITE_MANIFEST}
+        variants = self.images.files if self.images else {}
+        return set(self.page_keys) | set(self.extras) | set(variants) | {SITE_MANIFEST}
 
     def body_of(self, p: ParsedArticle) -> str:
         """An article's HTML, from this build's parse or the cache (loaded on first use)."""
@@ -205,6 +214,7 @@ class BuildContext:
             removed=self.removed,
             up_to_date=up_to_date,
             next_change=self.next_change,
+            images_processed=self.images.processed if self.images else 0,
         )
 
 
@@ -238,8 +248,14 @@ def build_site(
     read_inputs(ctx)
     if is_up_to_date(ctx):
         return ctx.report(up_to_date=True)
+    # A build allocates many objects and keeps them to its end: the cyclic garbage
+    # collector would scan them again and again for nothing (and, in forked workers, copy
+    # the pages it touches). Off for the build, in this process and the workers.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         parse(ctx)
+        prepare_site_images(ctx)
         resolve(ctx)
         last = ctx.manifest
         served = current_generation(out_dir)
@@ -259,6 +275,8 @@ def build_site(
         save_caches(ctx)
     finally:
         ctx.pool.close()
+        if collecting:
+            gc.enable()
     return ctx.report()
 
 
@@ -286,17 +304,18 @@ def read_inputs(ctx: BuildContext) -> None:
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
         ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
-    ctx.static_bytes = {rel: _read(path) for rel, path in _walk(site_dir / "static")}
+    ctx.static_paths = dict(_walk(site_dir / "static"))
+    ctx.static_bytes = {rel: _read(path) for rel, path in ctx.static_paths.items()}
+    ctx.static_digests = {rel: _hash(data) for rel, data in ctx.static_bytes.items()}
     wdir, ctx.widget_version = _widgets()
     ctx.widgets_templates = wdir / "templates"
-    ctx.static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in ctx.static_bytes.items()))[
-        :12
-    ]
+    ctx.static_version = _hash(*(f"{rel}:{d}" for rel, d in ctx.static_digests.items()))[:12]
     template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in _walk(site_dir / "templates")]
     ctx.template_key = _hash(*template_parts)
     ctx.fingerprint = _hash(
         BUILDER_VERSION,
         PARSER_VERSION,
+        IMAGES_VERSION,
         ctx.settings_bytes,
         *(f"{rel}:{d}" for rel, d in ctx.digests.items()),
         ctx.template_key,
@@ -381,6 +400,25 @@ def parse(ctx: BuildContext) -> None:
     ctx.timings.mark("parse")
 
 
+def prepare_site_images(ctx: BuildContext) -> None:
+    """Stage 2b: the size of every image under static/, and resized variants of the
+    photos, from the image cache when their bytes were seen before."""
+    from .images import prepare_images
+
+    def run(fn: Callable[..., list[Any]], items: Sequence[Any], *args: Any) -> list[Any]:
+        ctx.progress.start("Resizing images", len(items))
+        # A photo takes a good part of a second: two already pay for the workers.
+        done = ctx.pool.map_chunks(fn, items, ctx.progress, *args, threshold=2)
+        ctx.progress.finish()
+        return done
+
+    try:
+        ctx.images = prepare_images(ctx.static_paths, ctx.static_digests, ctx.cache_dir, run)
+    except BuildError as exc:
+        ctx.problems += exc.problems
+    ctx.timings.mark("images")
+
+
 def resolve(ctx: BuildContext) -> None:
     """Stage 3: the site as a whole (publication, slugs, links), every page and file it
     will have, and the links between them checked. Raises every problem found so far."""
@@ -403,7 +441,7 @@ def resolve(ctx: BuildContext) -> None:
     )
     ctx.problems += problems
     view = ctx.view = SiteView(
-        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of
+        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of, ctx.images
     )
     for kind in KINDS:
         ctx.tasks += kind.pages(view)
@@ -411,6 +449,7 @@ def resolve(ctx: BuildContext) -> None:
     for rel, data in ctx.static_bytes.items():
         ctx.extras[f"static/{rel}"] = data
     files = {t.file for t in ctx.tasks} | set(ctx.extras)
+    files |= set(ctx.images.files if ctx.images else ())
     ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
     if ctx.problems:
         raise BuildError(ctx.problems)
@@ -446,22 +485,12 @@ def render(ctx: BuildContext) -> None:
         _hash(ctx.settings_bytes),
         json.dumps(setup.globals, sort_keys=True, default=str),
     )
-    # A page is rendered again when its key changed, or when it is missing from what is
-    # served (the new generation has what the served one has).
-    assert ctx.generation is not None
-    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
-    todo: list[PageTask] = []
-    for task in ctx.tasks:
-        key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
-        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
-            continue
-        todo.append(task)
-        if known.get(task.file) == key:  # deleted by hand: differs from what is served
-            ctx.changed.add(task.file)
+    todo = _pages_to_render(ctx, global_key)
     ctx.timings.mark("page keys")
     ctx.progress.start("Rendering pages", len(todo))
     # This process would only wait for the workers: it saves the article cache meanwhile.
     meanwhile = partial(save_article_cache, ctx)
+    ctx.pool.refork()  # the parse workers go (their threads would rule out forking)
     if ctx.pool.forks():
         if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
             ctx.stored_bodies = ctx.load_bodies()  # once here, not in every worker
@@ -480,6 +509,22 @@ def render(ctx: BuildContext) -> None:
     ctx.timings.mark("render")
 
 
+def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
+    """Every page's key; the pages whose key changed, or that are missing from what is
+    served (the new generation has what the served one has)."""
+    assert ctx.generation is not None
+    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
+    todo: list[PageTask] = []
+    for task in ctx.tasks:
+        key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
+        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
+            continue
+        todo.append(task)
+        if known.get(task.file) == key:  # deleted by hand: differs from what is served
+            ctx.changed.add(task.file)
+    return todo
+
+
 def write_extras(ctx: BuildContext) -> None:
     """Stage 5: feeds, sitemap, search index, static files (cheap: always regenerated)."""
     from .render import write_if_changed
@@ -489,6 +534,11 @@ def write_extras(ctx: BuildContext) -> None:
     for rel, data in sorted(ctx.extras.items()):
         if write_if_changed(target / rel, data) or not (served / rel).is_file():
             ctx.changed.add(rel)
+    if ctx.images:
+        from .images import write_variants
+
+        ctx.changed.update(write_variants(target, ctx.images.files))
+        ctx.changed.update(rel for rel in ctx.images.files if not (served / rel).is_file())
     ctx.timings.mark("feeds, index, static")
 
 
