@@ -67,7 +67,7 @@ class SortedSets:
     async def leave(self, now: int, member: bytes, page: str | None) -> None:
         self.presence.clock_ms = now
         await self.presence._leave_script(
-            keys=self.presence._keys, args=[self.presence._page_prefix, member, "1"]
+            keys=self.presence._keys, args=[self.presence._page_prefix, member, "1", ""]
         )
 
     async def count(self, now: int, page: str | None) -> tuple[int, int | None]:

@@ -17,8 +17,9 @@ Bounds against hostile clients, all in the same Lua script as the heartbeat:
   page list, at most `max_pages` page scopes exist at once (a registry of live scopes).
 - At most `max_online_per_address` sessions of one address group (IPv4 /32, IPv6 /64) count
   online at once: a heartbeat over it is answered with the counts, not counted.
-- A small record per online session (its address group, its last 7 pages) lets a leave take
-  it off every page it is counted on: `page_online` never exceeds `online`.
+- A small record per online session (its address group, its last 7 pages) lets a leave
+  without a page take it off every page it is counted on: `page_online` never exceeds
+  `online`. A leave with a page takes it off that page only (another tab may show the site).
 
 Keys live under the `{presence}` hash tag (one script may touch them all on Redis Cluster)
 with `v3:` names; keys of earlier layouts are never read and expire by themselves. Page keys
@@ -176,10 +177,17 @@ class Presence:
     async def counts(self, page: str | None) -> PresenceCounts:
         return await self._reads(page)
 
-    async def leave(self, session_id: str) -> None:
-        """This session is offline now: site-wide and on every page it was counted on."""
+    async def leave(self, session_id: str, page: str | None = None) -> None:
+        """This session is offline now: on `page` only if given (another tab may still show
+        the site), else site-wide and on every page it was counted on."""
+        token = b""
+        if page is not None:
+            scope = self.known_page(page)
+            if scope is None:
+                return  # a page with no scope: the session was never counted there
+            token = page_token(scope)
         bounded = "1" if self._bounded_scopes() else "0"
-        args = [self._page_prefix, session_member(session_id), bounded]
+        args = [self._page_prefix, session_member(session_id), bounded, token]
         await self._leave_script(keys=self._keys, args=args)
 
     async def _heartbeat_batch(self, beats: list[Beat]) -> list[PresenceCounts]:

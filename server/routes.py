@@ -127,9 +127,8 @@ async def presence_leave(request: Request) -> Response:
     token = body.get("session")
     if visitor.is_new and isinstance(token, str):
         visitor = services.signer.verify(token) or visitor
-    normalize_page(body.get("page"))  # validated; a leave takes the session off every page
     if not visitor.is_new:
-        await services.presence.leave(visitor.id)
+        await services.presence.leave(visitor.id, normalize_page(body.get("page")))
     return Response(status_code=204, headers=_NO_STORE)
 
 

@@ -103,8 +103,14 @@ async def test_leave_drops_the_session_now(
         await a.post("/api/presence", json={"page": "/l.html"})
         await b.post("/api/presence", json={"page": "/l.html"})
         assert (await a.get("/api/presence", params={"page": "/l.html"})).json()["online"] == 2
+        # With a page: that page only (another tab of b may still show the site).
         leave = await b.post("/api/presence/leave", json={"page": "/l.html"})
         assert leave.status_code == 204
+        read = (await a.get("/api/presence", params={"page": "/l.html"})).json()
+        assert (read["online"], read["page_online"]) == (2, 1)
+        # Without a page: the site and every page.
+        await b.post("/api/presence", json={"page": "/l.html"})
+        assert (await b.post("/api/presence/leave", json={})).status_code == 204
         assert (await a.get("/api/presence", params={"page": "/l.html"})).json() == {
             "online": 1,
             "page_online": 1,

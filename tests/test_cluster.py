@@ -179,7 +179,7 @@ async def test_full_api_on_the_cluster(
         )
         assert leave.status_code == 204
         read = await client.get("/api/presence", params={"page": "/a.html"})
-        assert read.json()["online"] == 1 and read.json()["page_online"] == 0
+        assert read.json()["online"] == 2 and read.json()["page_online"] == 0  # that page only
 
         # A vote in every poll, from one session, then all of them read back together.
         for i, poll_id in enumerate(POLL_IDS):

@@ -203,8 +203,10 @@ async def test_page_online_never_exceeds_online(redis_url: str, key_prefix: str)
             now += rng.choice([-3000, 200, 1000, 4000])
             presence.clock_ms = now
             session = rng.choice(sessions)
-            if rng.random() < 0.15:
+            if rng.random() < 0.1:
                 await presence.leave(session)
+            elif rng.random() < 0.1:
+                await presence.leave(session, rng.choice(pages))  # one tab of several closes
             else:
                 group = groups[sessions.index(session) % 3]
                 await presence.heartbeat(session, rng.choice([*pages, None]), False, group)
