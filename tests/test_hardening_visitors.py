@@ -170,4 +170,5 @@ def test_portal_serve_limits_new_visitors_by_default(start_portal: Callable[...,
         refused = client.post("/api/presence", json={})
         assert refused.status_code == 429 and "x-portal-session" not in refused.headers
         returning = client.post("/api/presence", json={}, headers={"X-Portal-Session": tokens[0]})
-        assert returning.status_code == 200 and returning.json()["online"] == 60
+        # Of the 60, at most 50 count online at once (PORTAL_MAX_ONLINE_PER_ADDRESS).
+        assert returning.status_code == 200 and returning.json()["online"] == 50
