@@ -131,7 +131,9 @@ def test_removed_article_disappears(tmp_path: Path) -> None:
     (site / "content/van-hoa-du-lich/lang-nghe-mien-dong.md").unlink()
     report = build_site(site, out, cache_dir=tmp_path / "cache")
     assert not page.exists()
-    assert report.removed == 1
+    # Its page, and the page, Atom and RSS feed of its two tags (no other article has them).
+    assert report.removed == 1 + 2 * 3
+    assert not (out / "the/ocop/index.html").exists()
     assert "lang-nghe-mien-dong" not in (out / "sitemap.xml").read_text(encoding="utf-8")
 
 

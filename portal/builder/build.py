@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from server.assets import asset_version, widgets_dir
 from . import cache as cache_mod
 from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
+from .images import IMAGES_VERSION
 from .output import Generation, current_generation
 from .urls import SITE_MANIFEST
 from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
@@ -34,6 +35,7 @@ from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
 if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
     from .config import SiteConfig
     from .content import ParsedArticle
+    from .images import ImageSet
     from .model import SiteModel
     from .pages import PageTask, SiteView
 
@@ -52,6 +54,7 @@ class BuildReport:
     scheduled: int = 0  # future-dated, not yet published
     removed: int = 0  # files of a previous build that are no longer produced
     up_to_date: bool = False  # nothing changed: stopped after hashing the inputs
+    images_processed: int = 0  # images decoded and resized (not found in the image cache)
     # The next scheduled article's publish time, or a poll's opens/closes if sooner: build
     # again then (None: nothing scheduled).
     next_change: dt.datetime | None = None
@@ -143,7 +146,9 @@ class BuildContext:
     raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
     digests: dict[str, str] = field(default_factory=dict)
     stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    static_paths: dict[str, str] = field(default_factory=dict)  # static file -> path
     static_bytes: dict[str, bytes] = field(default_factory=dict)
+    static_digests: dict[str, str] = field(default_factory=dict)
     widgets_templates: Path = Path()
     widget_version: str = ""
     static_version: str = ""
@@ -155,6 +160,8 @@ class BuildContext:
     load_bodies: Callable[[], dict[str, str]] = dict
     stored_bodies: dict[str, str] | None = None
     articles_saved: bool = False
+    # prepare_site_images
+    images: ImageSet | None = None
     # resolve
     model: SiteModel | None = None
     view: SiteView | None = None
@@ -179,7 +186,8 @@ class BuildContext:
 
     def produced(self) -> set[str]:
         """Every file this build makes."""
-        return set(self.page_keys) | set(self.extras) | {SITE_MANIFEST}
+        variants = self.images.files if self.images else {}
+        return set(self.page_keys) | set(self.extras) | set(variants) | {SITE_MANIFEST}
 
     def body_of(self, p: ParsedArticle) -> str:
         """An article's HTML, from this build's parse or the cache (loaded on first use)."""
@@ -208,6 +216,7 @@ class BuildContext:
             removed=self.removed,
             up_to_date=up_to_date,
             next_change=self.next_change,
+            images_processed=self.images.processed if self.images else 0,
         )
 
 
@@ -248,6 +257,7 @@ def build_site(
     gc.disable()
     try:
         parse(ctx)
+        prepare_site_images(ctx)
         resolve(ctx)
         ctx.generation = begin_generation(ctx)
         try:
@@ -291,17 +301,18 @@ def read_inputs(ctx: BuildContext) -> None:
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
         ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
-    ctx.static_bytes = {rel: _read(path) for rel, path in _walk(site_dir / "static")}
+    ctx.static_paths = dict(_walk(site_dir / "static"))
+    ctx.static_bytes = {rel: _read(path) for rel, path in ctx.static_paths.items()}
+    ctx.static_digests = {rel: _hash(data) for rel, data in ctx.static_bytes.items()}
     wdir, ctx.widget_version = _widgets()
     ctx.widgets_templates = wdir / "templates"
-    ctx.static_version = _hash(*(f"{rel}:{_hash(data)}" for rel, data in ctx.static_bytes.items()))[
-        :12
-    ]
+    ctx.static_version = _hash(*(f"{rel}:{d}" for rel, d in ctx.static_digests.items()))[:12]
     template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in _walk(site_dir / "templates")]
     ctx.template_key = _hash(*template_parts)
     ctx.fingerprint = _hash(
         BUILDER_VERSION,
         PARSER_VERSION,
+        IMAGES_VERSION,
         ctx.settings_bytes,
         *(f"{rel}:{d}" for rel, d in ctx.digests.items()),
         ctx.template_key,
@@ -386,6 +397,25 @@ def parse(ctx: BuildContext) -> None:
     ctx.timings.mark("parse")
 
 
+def prepare_site_images(ctx: BuildContext) -> None:
+    """Stage 2b: the size of every image under static/, and resized variants of the
+    photos, from the image cache when their bytes were seen before."""
+    from .images import prepare_images
+
+    def run(fn: Callable[..., list[Any]], items: Sequence[Any], *args: Any) -> list[Any]:
+        ctx.progress.start("Resizing images", len(items))
+        # A photo takes a good part of a second: two already pay for the workers.
+        done = ctx.pool.map_chunks(fn, items, ctx.progress, *args, threshold=2)
+        ctx.progress.finish()
+        return done
+
+    try:
+        ctx.images = prepare_images(ctx.static_paths, ctx.static_digests, ctx.cache_dir, run)
+    except BuildError as exc:
+        ctx.problems += exc.problems
+    ctx.timings.mark("images")
+
+
 def resolve(ctx: BuildContext) -> None:
     """Stage 3: the site as a whole (publication, slugs, links), every page and file it
     will have, and the links between them checked. Raises every problem found so far."""
@@ -408,7 +438,7 @@ def resolve(ctx: BuildContext) -> None:
     )
     ctx.problems += problems
     view = ctx.view = SiteView(
-        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of
+        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of, ctx.images
     )
     for kind in KINDS:
         ctx.tasks += kind.pages(view)
@@ -416,6 +446,7 @@ def resolve(ctx: BuildContext) -> None:
     for rel, data in ctx.static_bytes.items():
         ctx.extras[f"static/{rel}"] = data
     files = {t.file for t in ctx.tasks} | set(ctx.extras)
+    files |= set(ctx.images.files if ctx.images else ())
     ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
     if ctx.problems:
         raise BuildError(ctx.problems)
@@ -516,6 +547,11 @@ def write_extras(ctx: BuildContext) -> None:
     for rel, data in sorted(ctx.extras.items()):
         if write_if_changed(target / rel, data) or not (served / rel).is_file():
             ctx.changed.add(rel)
+    if ctx.images:
+        from .images import write_variants
+
+        ctx.changed.update(write_variants(target, ctx.images.files))
+        ctx.changed.update(rel for rel in ctx.images.files if not (served / rel).is_file())
     ctx.timings.mark("feeds, index, static")
 
 

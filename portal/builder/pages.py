@@ -6,13 +6,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
+from functools import cached_property
+from html import escape
 from typing import Any, NamedTuple, Protocol
+
+from markupsafe import Markup
 
 from .config import SiteConfig
 from .content import ParsedArticle
 from .dates import formats
 from .feeds import FeedEntry
+from .images import CARD_SIZES, ImageSet, picture_html, rewrite_body_images
 from .model import Article, SiteModel, link_urls
+from .taxonomy import RelatedIndex, Tag, collect_tags
 from .urls import SEARCH_INDEX, SEARCH_PAGE, category_url
 
 #: Between parts of page titles (an en dash, as Vietnamese typography has it).
@@ -60,8 +66,10 @@ class SiteView:
         widget_version: str,
         static_version: str,
         body_of: Callable[[ParsedArticle], str],
+        images: ImageSet | None = None,
     ) -> None:
         self.config = config
+        self.images = images or ImageSet({}, {})
         self.model = model
         self.widget_version = widget_version
         self.static_version = static_version
@@ -80,7 +88,22 @@ class SiteView:
 
     def body(self, a: Article) -> str:
         """The article's HTML with its links to other articles' files made URLs."""
-        return link_urls(self.body_of(a.parsed), a.link_urls)
+        html = link_urls(self.body_of(a.parsed), a.link_urls)
+        return rewrite_body_images(html, self.images.get)
+
+    def picture(self, src: str, alt: str, **options: Any) -> Markup:
+        """One of the site's images with its size and variants (see images.picture_html)."""
+        return picture_html(self.images.get(src), escape(src), escape(alt), **options)
+
+    @cached_property
+    def tags(self) -> list[Tag]:
+        """Every tag of the published articles, by slug."""
+        return collect_tags(self.model.articles)
+
+    @cached_property
+    def related(self) -> RelatedIndex:
+        """What each article ends with: articles sharing its tags, then its category."""
+        return RelatedIndex(self.model.articles, self.tags)
 
     def dates(self, a: Article) -> tuple[str, str, str]:
         """(time, posted, short date) of an article, formatted once."""
@@ -107,7 +130,13 @@ class SiteView:
                     "name": a.category.name,
                     "url": category_url(a.category.id),
                 },
-                "image": {"src": p.image, "alt": p.image_alt} if p.image else None,
+                "image": {
+                    "src": p.image,
+                    "alt": p.image_alt,
+                    "html": self.picture(p.image, "", sizes=CARD_SIZES, css_class="card__image"),
+                }
+                if p.image
+                else None,
                 "status": self.status_label(a),
             }
         return found

@@ -37,3 +37,17 @@ def url_to_file(url: str) -> str:
     if path == "" or path.endswith("/"):
         path += "index.html"
     return path
+
+
+TAG_DIR = "the"
+
+
+def tag_url(slug: str, page: int = 1) -> str:
+    """/the/<slug>/ for page 1, /the/<slug>/trang-2.html after."""
+    base = f"/{TAG_DIR}/{slug}/"
+    return base if page == 1 else f"{base}trang-{page}.html"
+
+
+def tag_feed_url(slug: str, kind: str) -> str:
+    """/the/<slug>/atom.xml or rss.xml"""
+    return f"/{TAG_DIR}/{slug}/{kind}.xml"

@@ -11,10 +11,12 @@ from .articles import ArticlePages
 from .feeds import Feeds
 from .listings import CategoryPages, HomePages
 from .special import SpecialPages
+from .tags import TagPages
 
 KINDS: tuple[PageKind, ...] = (
     HomePages(),
     CategoryPages(),
+    TagPages(),
     ArticlePages(),
     SpecialPages(),
     Feeds(),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from ..dates import formats
 from ..model import Article
 from ..pages import DASH, PageTask, SiteView
-from ..urls import category_url, url_to_file
+from ..taxonomy import tag_slug
+from ..urls import category_url, tag_url, url_to_file
 
 
 class ArticlePages:
@@ -15,35 +17,46 @@ class ArticlePages:
 
     def pages(self, view: SiteView) -> list[PageTask]:
         short = view.config.short_name
-        return [
-            PageTask(
-                "article.html",
-                url_to_file(a.url),
-                (a.parsed.digest, a.slug, a.category.id, a.status, *a.link_urls),
-                partial(article_context, view, a),
-                f"{a.parsed.title} {DASH} {short}",
+        tasks = []
+        for a in view.model.articles:
+            related = view.related.related(a)
+            key = (a.parsed.digest, a.slug, a.category.id, a.status, *a.link_urls)
+            key += tuple(f"{r.parsed.digest}:{r.slug}:{r.status}" for r in related)
+            tasks.append(
+                PageTask(
+                    "article.html",
+                    url_to_file(a.url),
+                    key,
+                    partial(article_context, view, a, related),
+                    f"{a.parsed.title} {DASH} {short}",
+                )
             )
-            for a in view.model.articles
-        ]
+        return tasks
 
     def files(self, view: SiteView) -> dict[str, str]:
         return {}
 
 
-def article_context(view: SiteView, a: Article) -> dict[str, Any]:
+def article_context(view: SiteView, a: Article, related: list[Article]) -> dict[str, Any]:
     """The template context of one article page."""
     c = view.config
     p = a.parsed
     _, posted, _ = view.dates(a)
+    updated = formats(a.updated, c.language)[1] if p.updated is not None else None
     article = dict(view.card(a))
     article.update(
         {
             "posted": posted,
             "author": p.author or c.publisher,
             "body": view.body(a),
-            "tags": list(p.tags),
+            "tags": [
+                {"name": t, "url": tag_url(s) if (s := tag_slug(t)) else None} for t in p.tags
+            ],
             "updated_iso": a.updated.isoformat(timespec="seconds"),
+            "updated": updated,  # shown ("Cập nhật ngày ...") only when the editor gave it
             "image_caption": p.image_caption,
+            # The lead image is what a reader sees first: loaded at once, not lazily.
+            "image_html": view.picture(p.image, p.image_alt or "", lazy=False) if p.image else None,
             "lead": p.summary if p.summary_given else None,
             "status": view.status_label(a),
         }
@@ -57,4 +70,9 @@ def article_context(view: SiteView, a: Article) -> dict[str, Any]:
         section=category_url(a.category.id),
         index=not a.status,
     )
-    return {"meta": meta, "article": article, "presence_page": a.url}
+    return {
+        "meta": meta,
+        "article": article,
+        "related": [view.card(r) for r in related],
+        "presence_page": a.url,
+    }

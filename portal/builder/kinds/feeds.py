@@ -10,7 +10,7 @@ from ..feeds import atom_feed, robots, rss_feed, sitemap
 from ..model import Article
 from ..pages import DASH, PageTask, SiteView
 from ..search import search_index
-from ..urls import SEARCH_INDEX, category_url, url_to_file
+from ..urls import SEARCH_INDEX, category_url, tag_url, url_to_file
 
 
 def feed_files(
@@ -55,6 +55,8 @@ class Feeds:
             page = category_url(cat.id)
             out.update(feed_files(view, page, f"{cat.name} {DASH} {c.name}", page, in_cat))
             urls.append((view.absolute(page), max((a.updated for a in in_cat), default=None)))
+        for tag in view.tags:
+            urls.append((view.absolute(tag_url(tag.slug)), max(a.updated for a in tag.articles)))
         urls += [(view.absolute(a.url), a.updated) for a in arts if not a.status]
         out["sitemap.xml"] = sitemap(urls)
         out["robots.txt"] = robots(c.base_url)

@@ -8,6 +8,12 @@
   var STEPS = [100, 125, 150, 175, 200];
   var root = document.documentElement;
 
+  // Before the first paint: controls that need JavaScript (this one, print, copy link,
+  // the share sheet) are laid out from the start instead of appearing later and pushing
+  // the page down (layout shift). CSS shows them by these classes.
+  root.classList.add("js");
+  if (typeof navigator.share === "function") root.classList.add("can-share");
+
   function saved() {
     try {
       var value = parseInt(window.localStorage.getItem(KEY), 10);
@@ -62,7 +68,6 @@
         show();
       });
 
-      group.hidden = false;
       show();
     });
   }
