@@ -126,8 +126,10 @@ def start_server(
             PORTAL_ADMIN_TOKEN=ADMIN,
             PORTAL_REDIS_PREFIX=prefix,
             PORTAL_DATA_DIR=str(work / "data"),
-            # The per-address vote limit would refuse a load generator on one address.
+            # The per-address vote limit would refuse a load generator on one address, and
+            # the per-address presence bound would leave its sessions uncounted.
             PORTAL_VOTE_RATE_LIMIT="off",
+            PORTAL_MAX_ONLINE_PER_ADDRESS="100000",
             PORTAL_NEW_VISITOR_LIMIT="60/minute",  # on, as deployed: valid sessions skip it
         )
         args = [sys.executable, "-m", "portal", "serve", "--no-watch", "--port", str(port),

@@ -65,7 +65,14 @@ def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeli
     async def lifespan(app: Pipeline) -> AsyncIterator[None]:
         redis = await connect(settings)
         polls = PollStore(redis, settings.redis_prefix, catalog)
-        presence = Presence(redis, settings.redis_prefix, settings.presence_ttl)
+        presence = Presence(
+            redis,
+            settings.redis_prefix,
+            settings.presence_ttl,
+            catalog=catalog,
+            max_pages=settings.max_pages,
+            max_online_per_address=settings.max_online_per_address,
+        )
         traffic = TrafficHistory(redis, settings.redis_prefix, settings.max_visitors_per_address)
         recorder = TrafficRecorder(traffic, catalog)
         presence.on_batch = recorder.on_batch

@@ -1,20 +1,15 @@
--- The online count of each scope, writing nothing: `total` minus the sessions that ended in
--- the seconds not swept yet (at most `ttl` + 1 of them): a constant cost, however many are
--- online. See presence_heartbeat.lua for the layout.
--- KEYS: the scopes' `online` hashes (one call may answer many readers). ARGV[1] ttl (s).
-local now = tonumber(redis.call('TIME')[1])
-local ttl = tonumber(ARGV[1])
+-- The online count of each scope, writing nothing: the members whose end is still ahead,
+-- one ZCOUNT (O(log n)) per scope however many are online and however long it was idle.
+-- See presence_heartbeat.lua for the layout.
+-- KEYS: the scopes' sorted sets (one call may answer many readers).
+-- ARGV[1] now in ms ('' = Redis TIME; tests set it).
+local now = tonumber(ARGV[1])
+if not now then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 local counts = {}
-for i, online in ipairs(KEYS) do
-  local state = redis.call('HMGET', online, 'total', 'swept')
-  local total, swept = tonumber(state[1]) or 0, tonumber(state[2])
-  if swept == nil or now - swept > ttl then
-    total = 0
-  else
-    for second = swept + 1, now do
-      total = total - (tonumber(redis.call('HGET', online, second)) or 0)
-    end
-  end
-  counts[i] = total
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('ZCOUNT', key, '(' .. now, '+inf')
 end
 return counts

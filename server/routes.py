@@ -262,7 +262,9 @@ async def readyz(request: Request) -> Response:
 # `create_app` runs (or passing its own to `server.app.create_app`).
 ROUTES: list[Route] = [
     Route("/api/presence", ("POST",), JsonEndpoint(presence_heartbeat), Session.HANDOUT, True),
-    Route("/api/presence", ("GET",), JsonEndpoint(presence_read), Session.HANDOUT),
+    # A count read registers nothing, so it needs no session and never hands one out (nor
+    # pays for the new-visitor limit): embeds and monitors may read counts freely.
+    Route("/api/presence", ("GET",), JsonEndpoint(presence_read), Session.NONE),
     Route("/api/presence/leave", ("POST",), presence_leave, Session.READ, same_origin=True),
     Route("/api/polls/{poll_id}/votes", ("POST",), JsonEndpoint(poll_vote), Session.HANDOUT),
     Route("/api/polls/{poll_id}", ("GET",), poll_read, Session.HANDOUT),

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import redis
 
+from server.presence import page_token
 from server.sessions import HEADER_NAME
 from server.settings import Settings
 
@@ -88,9 +89,10 @@ async def test_idle_page_keys_vanish(
     async with client_for(settings) as client:
         await client.post("/api/presence", json={"page": "/gone.html"})
     sync = redis.Redis.from_url(redis_url)
-    for kind in ("online", "seen"):
-        key = f"{settings.redis_prefix}{{presence}}:{kind}:page:/gone.html"
-        assert 0 < sync.pttl(key) <= 4000  # gone once its last session has ended
+    base = f"{settings.redis_prefix}{{presence}}:v3:"
+    page = f"{base}page:{page_token('/gone.html').hex()}"
+    for key in (page, f"{base}site", f"{base}sessions", f"{base}addresses"):
+        assert 0 < sync.pttl(key) <= 3000  # gone once its last session has ended (+ <= 1 s)
     sync.close()
 
 
@@ -101,8 +103,14 @@ async def test_leave_drops_the_session_now(
         await a.post("/api/presence", json={"page": "/l.html"})
         await b.post("/api/presence", json={"page": "/l.html"})
         assert (await a.get("/api/presence", params={"page": "/l.html"})).json()["online"] == 2
+        # With a page: that page only (another tab of b may still show the site).
         leave = await b.post("/api/presence/leave", json={"page": "/l.html"})
         assert leave.status_code == 204
+        read = (await a.get("/api/presence", params={"page": "/l.html"})).json()
+        assert (read["online"], read["page_online"]) == (2, 1)
+        # Without a page: the site and every page.
+        await b.post("/api/presence", json={"page": "/l.html"})
+        assert (await b.post("/api/presence/leave", json={})).status_code == 204
         assert (await a.get("/api/presence", params={"page": "/l.html"})).json() == {
             "online": 1,
             "page_online": 1,

@@ -155,7 +155,7 @@ def test_the_test_polls_span_several_nodes(cluster_url: str, key_prefix: str) ->
 def test_script_keys_share_a_slot(key_prefix: str) -> None:
     ballots, tally = (f"{key_prefix}{{poll:poll-1}}:{name}" for name in ("ballots", "tally"))
     assert key_slot(ballots.encode()) == key_slot(tally.encode())
-    site, page = f"{key_prefix}{{presence}}:seen:site", f"{key_prefix}{{presence}}:online:page:/a"
+    site, page = f"{key_prefix}{{presence}}:v3:site", f"{key_prefix}{{presence}}:v3:page:0a1b"
     assert key_slot(site.encode()) == key_slot(page.encode())
 
 
@@ -179,7 +179,7 @@ async def test_full_api_on_the_cluster(
         )
         assert leave.status_code == 204
         read = await client.get("/api/presence", params={"page": "/a.html"})
-        assert read.json()["online"] == 1 and read.json()["page_online"] == 0
+        assert read.json()["online"] == 2 and read.json()["page_online"] == 0  # that page only
 
         # A vote in every poll, from one session, then all of them read back together.
         for i, poll_id in enumerate(POLL_IDS):

@@ -56,7 +56,12 @@ async def test_redis_errors_are_counted(make_settings: Callable[..., Settings]) 
 
 
 def test_metrics_add_up_across_workers(start_portal: Callable[..., str]) -> None:
-    env = {"PORTAL_VOTE_RATE_LIMIT": "off", "PORTAL_NEW_VISITOR_LIMIT": "off"}
+    # 60 new sessions from one address, all counted online: over the default bounds.
+    env = {
+        "PORTAL_VOTE_RATE_LIMIT": "off",
+        "PORTAL_NEW_VISITOR_LIMIT": "off",
+        "PORTAL_MAX_ONLINE_PER_ADDRESS": "100",
+    }
     base = start_portal(extra_args=["--workers", "2"], env=env)
     sent = 60
     # Fresh connections, so the kernel spreads them over both workers.

@@ -69,6 +69,7 @@ def test_home_page_and_an_article_run_both_widgets(
 
 def test_the_embed_demo_page_runs(chromium: Any, portal_factory: Any, problems: Problems) -> None:
     portal = portal_factory()
+    portal.add_to_page_list("/widgets/embed.html")  # the page the demo reports
     page = problems.watch(chromium.new_context().new_page())
     problems.allow("/favicon.ico")  # a bare demo page: the browser's own favicon request
     page.goto(portal.base + "/widgets/embed.html")
