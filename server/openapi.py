@@ -1,15 +1,38 @@
 """The OpenAPI 3.1 description of the HTTP API, served at `GET /api/openapi.json`.
 
-Built in code next to the handlers it describes; the fuzz tests (schemathesis) check the real
-answers against it, so it cannot drift far without a test failing.
+Generated from the routes the service serves: each handler carries its operation (summary,
+parameters, body, answers), written beside it with `@documented`; the route gives the path and
+methods, the session parameter (a route that takes a session) and the admin security (an
+admin route). The fuzz tests (schemathesis) check the real answers against the document, and
+tests/test_openapi.py that every API route is in it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from server.router import JsonEndpoint, Route, Session
+
+Operation = dict[str, Any]
+F = TypeVar("F", bound=Callable[..., Any])
+_OPERATIONS: dict[Callable[..., Any], Operation] = {}
+
+
+def documented(operation: Operation) -> Callable[[F], F]:
+    """The OpenAPI operation of a handler: written beside it, put in the document for every
+    route that serves it."""
+
+    def mark(handler: F) -> F:
+        _OPERATIONS[handler] = operation
+        return handler
+
+    return mark
+
 
 _ERROR_CODES = {
     400: ["invalid_json", "invalid_form", "bad_request"],
@@ -45,7 +68,7 @@ _DESCRIPTIONS = {
     503: "Redis is unavailable; retry after the `Retry-After` seconds",
 }
 
-_SESSION_HEADER = {
+SESSION_HEADER = {
     "X-Portal-Session": {
         "description": "A new session token, when the request had no valid one",
         "schema": {"type": "string"},
@@ -56,7 +79,7 @@ _RETRY_AFTER = {
 }
 
 
-def _error(status: int) -> dict[str, Any]:
+def error_answer(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": _DESCRIPTIONS[status],
         "content": {
@@ -79,7 +102,7 @@ def _error(status: int) -> dict[str, Any]:
     return response
 
 
-def _json(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def json_answer(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": schema}},
@@ -87,25 +110,25 @@ def _json(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, A
     }
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _responses(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
+def answers(ok: dict[str, Any], *errors: int) -> dict[str, Any]:
     responses = dict(ok)
     for status in sorted({*errors, 405, 503}):
-        responses[str(status)] = _error(status)
+        responses[str(status)] = error_answer(status)
     return responses
 
 
-_POLL_ID = {
+POLL_ID = {
     "name": "poll_id",
     "in": "path",
     "required": True,
     "schema": {"type": "string"},
     "description": "A poll id from `site.toml` (lowercase letters, digits, hyphens)",
 }
-_PAGE = {
+PAGE = {
     "type": "string",
     "description": "A site path such as `/tin-tuc/a.html` (at most a few hundred characters)",
 }
@@ -158,7 +181,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"},
             "question": {"type": "string"},
-            "options": {"type": "array", "items": _ref("Option")},
+            "options": {"type": "array", "items": ref("Option")},
             "total": {"type": "integer", "minimum": 0},
             "voted": {"type": ["string", "null"], "description": "This session's choice"},
             "open": {"type": "boolean"},
@@ -166,7 +189,7 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Tally": {
         "allOf": [
-            _ref("Poll"),
+            ref("Poll"),
             {
                 "type": "object",
                 "required": ["updated_at"],
@@ -175,7 +198,7 @@ _SCHEMAS: dict[str, Any] = {
                         "type": "array",
                         "items": {
                             "allOf": [
-                                _ref("Option"),
+                                ref("Option"),
                                 {
                                     "type": "object",
                                     "required": ["percent"],
@@ -204,15 +227,24 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
-_VOTE_FORM = {
+VOTE_FORM = {
     "type": "object",
     "properties": {"option": {"type": "string"}},
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The document; a fresh dict each call, so a handler cannot alter the next answer."""
-    session_ok = {"headers": _SESSION_HEADER}
+def openapi_document(routes: Iterable[Route]) -> dict[str, Any]:
+    """The document of `routes` (those whose handler is `@documented`); a fresh dict each
+    call, so a handler cannot alter the next answer."""
+    paths: dict[str, dict[str, Operation]] = {}
+    for route in routes:
+        endpoint = route.endpoint
+        handler = endpoint.handler if isinstance(endpoint, JsonEndpoint) else endpoint
+        operation = _OPERATIONS.get(handler)
+        if operation is None:
+            continue  # not part of the API: pages of the console, metrics, event streams
+        for method in route.methods:
+            paths.setdefault(route.path, {})[method.lower()] = _for_route(operation, route)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -223,195 +255,9 @@ def openapi_document() -> dict[str, Any]:
                 '`{"error": {"code", "message"}}`; API responses are `Cache-Control: no-store`.'
             ),
         },
-        "paths": {
-            "/api/presence": {
-                "post": {
-                    "summary": "Heartbeat: this session is online, site-wide and on the page",
-                    "parameters": [_SESSION_PARAM],
-                    "requestBody": {
-                        "required": False,
-                        "content": {
-                            "application/json": {
-                                "schema": {"type": "object", "properties": {"page": _PAGE}}
-                            }
-                        },
-                    },
-                    "responses": _responses(
-                        {"200": _json("Counts", _ref("Presence"), **session_ok)},
-                        400,
-                        403,
-                        413,
-                        415,
-                        422,
-                        429,
-                    ),
-                },
-                "get": {
-                    "summary": "Read the counts without registering anything",
-                    "parameters": [
-                        {"name": "page", "in": "query", "required": False, "schema": _PAGE}
-                    ],
-                    "responses": _responses({"200": _json("Counts", _ref("Presence"))}, 422),
-                },
-            },
-            "/api/presence/leave": {
-                "post": {
-                    "summary": "This session leaves now (navigator.sendBeacon sends text/plain)",
-                    "parameters": [_SESSION_PARAM],
-                    "requestBody": {
-                        "required": False,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"page": _PAGE, "session": {"type": "string"}},
-                                }
-                            },
-                            "text/plain": {"schema": {"type": "string"}},
-                        },
-                    },
-                    "responses": _responses(
-                        {"204": {"description": "Gone"}}, 400, 403, 413, 415, 422
-                    ),
-                },
-            },
-            "/api/polls": {
-                "get": {
-                    "summary": "The site's polls, with this session's votes",
-                    "parameters": [_SESSION_PARAM],
-                    "responses": _responses(
-                        {
-                            "200": _json(
-                                "Polls",
-                                {
-                                    "type": "object",
-                                    "required": ["polls"],
-                                    "properties": {
-                                        "polls": {"type": "array", "items": _ref("Poll")}
-                                    },
-                                },
-                                **session_ok,
-                            )
-                        },
-                        429,
-                    ),
-                },
-            },
-            "/api/polls/{poll_id}": {
-                "get": {
-                    "summary": "One poll",
-                    "parameters": [_POLL_ID, _SESSION_PARAM],
-                    "responses": _responses(
-                        {"200": _json("The poll", _ref("Poll"), **session_ok)}, 404, 429
-                    ),
-                },
-            },
-            "/api/polls/{poll_id}/votes": {
-                "post": {
-                    "summary": "Cast this session's one vote",
-                    "description": (
-                        "JSON from scripts; an urlencoded form from the no-JavaScript ballot, "
-                        "which must come from this origin or an allowed one and is answered "
-                        "303 back to the page. Rate limited per client address."
-                    ),
-                    "parameters": [_POLL_ID, _SESSION_PARAM],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["option"],
-                                    "properties": {"option": {"type": "string"}},
-                                }
-                            },
-                            "application/x-www-form-urlencoded": {"schema": _VOTE_FORM},
-                        },
-                    },
-                    "responses": _responses(
-                        {
-                            "201": _json("Counted", _ref("Poll"), **session_ok),
-                            "303": {
-                                "description": "Form ballot handled; back to the page",
-                                "headers": {
-                                    "Location": {"schema": {"type": "string"}},
-                                    **_SESSION_HEADER,
-                                },
-                            },
-                        },
-                        400,
-                        403,
-                        404,
-                        409,
-                        413,
-                        415,
-                        422,
-                        429,
-                    ),
-                },
-            },
-            "/api/admin/polls": {
-                "get": {
-                    "summary": "All tallies (admin)",
-                    "security": _ADMIN_SECURITY,
-                    "responses": _responses(
-                        {
-                            "200": _json(
-                                "Tallies",
-                                {
-                                    "type": "object",
-                                    "required": ["polls"],
-                                    "properties": {
-                                        "polls": {"type": "array", "items": _ref("Tally")}
-                                    },
-                                },
-                            )
-                        },
-                        401,
-                        404,
-                        429,
-                    ),
-                },
-            },
-            "/api/admin/polls/{poll_id}": {
-                "get": {
-                    "summary": "One tally (admin)",
-                    "security": _ADMIN_SECURITY,
-                    "parameters": [_POLL_ID],
-                    "responses": _responses({"200": _json("Tally", _ref("Tally"))}, 401, 404, 429),
-                },
-            },
-            **_admin_history_paths(),
-            "/api/stats": {
-                "get": {
-                    "summary": "Public visit statistics (no session; cacheable 5 s)",
-                    "responses": _responses({"200": _json("Statistics", _ref("Stats"))}),
-                },
-            },
-            "/healthz": {
-                "get": {
-                    "summary": "The process is up",
-                    "responses": {"200": _json("Up", _ref("Status")), "405": _error(405)},
-                },
-            },
-            "/readyz": {
-                "get": {
-                    "summary": "Redis answers (short timeout)",
-                    "responses": _responses({"200": _json("Ready", _ref("Status"))}),
-                },
-            },
-            "/api/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {
-                        "200": _json("OpenAPI 3.1", {"type": "object"}),
-                        "405": _error(405),
-                    },
-                },
-            },
-        },
+        "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": copy.deepcopy(_SCHEMAS),
             "securitySchemes": {
                 "admin": {
                     "type": "http",
@@ -423,7 +269,20 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+def _for_route(operation: Operation, route: Route) -> Operation:
+    """A copy of `operation` with what the route says: its session parameter, its security."""
+    result = copy.deepcopy(operation)
+    parameters = result.pop("parameters", [])
+    if route.session is not Session.NONE:
+        parameters = [*parameters, copy.deepcopy(_SESSION_PARAM)]
+    if parameters:
+        result["parameters"] = parameters
+    if route.admin:
+        result["security"] = copy.deepcopy(_ADMIN_SECURITY)
+    return result
+
+
+def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
@@ -433,77 +292,44 @@ def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
     }
 
 
-_FORMAT = _query("format", "`csv` for CSV (UTF-8 with a BOM), else JSON", enum=["json", "csv"])
-_FROM = _query("from", "First day, `YYYY-MM-DD` (included)")
-_TO = _query("to", "Last day, `YYYY-MM-DD` (included)")
-_OBJECT = {"type": "object"}
+FORMAT = query("format", "`csv` for CSV (UTF-8 with a BOM), else JSON", enum=["json", "csv"])
+FROM = query("from", "First day, `YYYY-MM-DD` (included)")
+TO = query("to", "Last day, `YYYY-MM-DD` (included)")
+OBJECT = {"type": "object"}
 
 
-def _admin_get(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+def admin_get(summary: str, parameters: list[dict[str, Any]]) -> Operation:
+    """An admin read answering JSON, or CSV with `?format=csv`."""
     return {
-        "get": {
-            "summary": summary,
-            "security": _ADMIN_SECURITY,
-            "parameters": [*parameters, _FORMAT],
-            "responses": _responses(
-                {
-                    "200": {
-                        "description": summary,
-                        "content": {
-                            "application/json": {"schema": _OBJECT},
-                            "text/csv; charset=utf-8": {"schema": {"type": "string"}},
-                        },
-                    }
-                },
-                401,
-                404,
-                422,
-                429,
-            ),
-        }
+        "summary": summary,
+        "parameters": [*parameters, FORMAT],
+        "responses": answers(
+            {
+                "200": {
+                    "description": summary,
+                    "content": {
+                        "application/json": {"schema": OBJECT},
+                        "text/csv; charset=utf-8": {"schema": {"type": "string"}},
+                    },
+                }
+            },
+            401,
+            404,
+            422,
+            429,
+        ),
     }
 
 
-def _admin_history_paths() -> dict[str, Any]:
-    """History for admins (`server/admin/api.py`); each answer also as CSV."""
-    step = _query("step", "Bucket size", enum=["minute", "hour", "day"])
-    void_body = {
-        "type": "object",
-        "required": ["prefix", "from", "to"],
-        "properties": {
-            "prefix": {"type": "string", "description": "An address hash from the abuse view"},
-            "from": {"type": "string", "description": "ISO 8601 time with its offset"},
-            "to": {"type": "string", "description": "ISO 8601 time with its offset"},
+@documented(
+    {
+        "summary": "This document",
+        "responses": {
+            "200": json_answer("OpenAPI 3.1", {"type": "object"}),
+            "405": error_answer(405),
         },
     }
-    return {
-        "/api/admin/polls/{poll_id}/series": _admin_get(
-            "Votes per hour or day", [_POLL_ID, step, _FROM, _TO]
-        ),
-        "/api/admin/polls/{poll_id}/abuse": _admin_get("Ballots per address hash", [_POLL_ID]),
-        "/api/admin/polls/{poll_id}/void": {
-            "post": {
-                "summary": "Void an address hash's ballots in a window",
-                "security": _ADMIN_SECURITY,
-                "parameters": [_POLL_ID],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": void_body}},
-                },
-                "responses": _responses(
-                    {"200": _json("Voided", _OBJECT)}, 400, 401, 403, 404, 413, 422, 429
-                ),
-            }
-        },
-        "/api/admin/traffic": _admin_get(
-            "Online, visitors and views over time", [step, _FROM, _TO]
-        ),
-        "/api/admin/pages": _admin_get(
-            "Views per page", [_query("date", "One day, `YYYY-MM-DD`"), _FROM, _TO]
-        ),
-        "/api/admin/pages/now": _admin_get("The pages people are on now", []),
-    }
-
-
+)
 async def openapi_endpoint(request: Request) -> Response:
-    return JSONResponse(openapi_document(), headers={"Cache-Control": "public, max-age=300"})
+    document = openapi_document(request.scope["app"].router.routes)
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})

@@ -25,7 +25,18 @@ from server.cors import CrossOrigin
 from server.errors import ApiError, error_json, error_response, json_bytes
 from server.history import TrafficHistory, TrafficRecorder, address_key
 from server.metrics import Metrics, metrics_endpoint
-from server.openapi import openapi_endpoint
+from server.openapi import (
+    PAGE,
+    POLL_ID,
+    SESSION_HEADER,
+    VOTE_FORM,
+    answers,
+    documented,
+    error_answer,
+    json_answer,
+    openapi_endpoint,
+    ref,
+)
 from server.payloads import (
     FORM,
     JSON,
@@ -95,6 +106,21 @@ def _poll(services: Services, scope: Scope) -> Poll:
 # Presence
 
 
+@documented(
+    {
+        "summary": "Heartbeat: this session is online, site-wide and on the page",
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"page": PAGE}}}
+            },
+        },
+        "responses": answers(
+            {"200": json_answer("Counts", ref("Presence"), headers=SESSION_HEADER)},
+            400, 403, 413, 415, 422, 429,
+        ),
+    }
+)  # fmt: skip
 async def presence_heartbeat(
     services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
 ) -> tuple[int, bytes]:
@@ -109,6 +135,13 @@ async def presence_heartbeat(
     return 200, counts.as_json_bytes()
 
 
+@documented(
+    {
+        "summary": "Read the counts without registering anything",
+        "parameters": [{"name": "page", "in": "query", "required": False, "schema": PAGE}],
+        "responses": answers({"200": json_answer("Counts", ref("Presence"))}, 422),
+    }
+)
 async def presence_read(
     services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
 ) -> tuple[int, bytes]:
@@ -117,6 +150,24 @@ async def presence_read(
     return 200, counts.as_json_bytes()
 
 
+@documented(
+    {
+        "summary": "This session leaves now (navigator.sendBeacon sends text/plain)",
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"page": PAGE, "session": {"type": "string"}},
+                    }
+                },
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": answers({"204": {"description": "Gone"}}, 400, 403, 413, 415, 422),
+    }
+)
 async def presence_leave(request: Request) -> Response:
     services = _services(request)
     body = await optional_json_object(
@@ -135,6 +186,25 @@ async def presence_leave(request: Request) -> Response:
 # Polls
 
 
+@documented(
+    {
+        "summary": "The site's polls, with this session's votes",
+        "responses": answers(
+            {
+                "200": json_answer(
+                    "Polls",
+                    {
+                        "type": "object",
+                        "required": ["polls"],
+                        "properties": {"polls": {"type": "array", "items": ref("Poll")}},
+                    },
+                    headers=SESSION_HEADER,
+                )
+            },
+            429,
+        ),
+    }
+)
 async def polls_list(request: Request) -> Response:
     services = _services(request)
     visitor = _visitor(request)
@@ -143,6 +213,15 @@ async def polls_list(request: Request) -> Response:
     return _json({"polls": [poll_json(p, t) for p, t in zip(polls, tallies, strict=True)]})
 
 
+@documented(
+    {
+        "summary": "One poll",
+        "parameters": [POLL_ID],
+        "responses": answers(
+            {"200": json_answer("The poll", ref("Poll"), headers=SESSION_HEADER)}, 404, 429
+        ),
+    }
+)
 async def poll_read(request: Request) -> Response:
     services = _services(request)
     poll = _poll(services, request.scope)
@@ -151,6 +230,40 @@ async def poll_read(request: Request) -> Response:
     return _json_bytes(poll_json_bytes(poll, tally))
 
 
+@documented(
+    {
+        "summary": "Cast this session's one vote",
+        "description": (
+            "JSON from scripts; an urlencoded form from the no-JavaScript ballot, which must "
+            "come from this origin or an allowed one and is answered 303 back to the page. "
+            "Rate limited per client address."
+        ),
+        "parameters": [POLL_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["option"],
+                        "properties": {"option": {"type": "string"}},
+                    }
+                },
+                "application/x-www-form-urlencoded": {"schema": VOTE_FORM},
+            },
+        },
+        "responses": answers(
+            {
+                "201": json_answer("Counted", ref("Poll"), headers=SESSION_HEADER),
+                "303": {
+                    "description": "Form ballot handled; back to the page",
+                    "headers": {"Location": {"schema": {"type": "string"}}, **SESSION_HEADER},
+                },
+            },
+            400, 403, 404, 409, 413, 415, 422, 429,
+        ),
+    }
+)  # fmt: skip
 async def poll_vote(
     services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
 ) -> tuple[int, bytes] | Response:
@@ -243,10 +356,22 @@ def _trusted_page(services: Services, scope: Scope, host: bytes, url: str) -> bo
 # Health
 
 
+@documented(
+    {
+        "summary": "The process is up",
+        "responses": {"200": json_answer("Up", ref("Status")), "405": error_answer(405)},
+    }
+)
 async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
 
+@documented(
+    {
+        "summary": "Redis answers (short timeout)",
+        "responses": answers({"200": json_answer("Ready", ref("Status"))}),
+    }
+)
 async def readyz(request: Request) -> Response:
     services = _services(request)
     try:

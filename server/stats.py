@@ -15,6 +15,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.openapi import answers, documented, json_answer, ref
 from server.routes import Services
 from server.timebuckets import Moment
 
@@ -30,6 +31,12 @@ class StatsCache:
         self.until = 0.0
 
 
+@documented(
+    {
+        "summary": "Public visit statistics (no session; cacheable 5 s)",
+        "responses": answers({"200": json_answer("Statistics", ref("Stats"))}),
+    }
+)
 async def stats(request: Request) -> Response:
     services: Services = request.app.state.services
     cache: StatsCache = request.app.state.stats_cache

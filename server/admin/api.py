@@ -16,6 +16,18 @@ from server.admin.csvout import csv_response
 from server.admin.ranges import parse_range
 from server.admin.tools import PAGES_NOW, AdminTools
 from server.errors import ApiError
+from server.openapi import (
+    FROM,
+    OBJECT,
+    POLL_ID,
+    TO,
+    admin_get,
+    answers,
+    documented,
+    json_answer,
+    query,
+    ref,
+)
 from server.payloads import parse_json_object, read_body
 from server.poll_config import Poll
 from server.poll_history import prefix_json
@@ -25,6 +37,9 @@ from server.timebuckets import day_label, instant_label, utc_offset
 
 _PREFIX = re.compile(r"[0-9a-f]{1,64}")
 Rows = Callable[[dict[str, Any]], tuple[Sequence[str], Iterable[Sequence[Any]]]]
+
+ISO_TIME = "ISO 8601 time with its offset"
+STEP = query("step", "Bucket size", enum=["minute", "hour", "day"])
 
 
 def services_of(request: Request) -> Services:
@@ -72,6 +87,26 @@ async def since_label(tools: AdminTools) -> str | None:
 # Polls
 
 
+@documented(
+    {
+        "summary": "All tallies (admin)",
+        "responses": answers(
+            {
+                "200": json_answer(
+                    "Tallies",
+                    {
+                        "type": "object",
+                        "required": ["polls"],
+                        "properties": {"polls": {"type": "array", "items": ref("Tally")}},
+                    },
+                )
+            },
+            401,
+            404,
+            429,
+        ),
+    }
+)
 async def admin_polls(request: Request) -> Response:
     tools = admin_gate(request)
     tallies = await tools.polls.tallies(None)
@@ -80,6 +115,13 @@ async def admin_polls(request: Request) -> Response:
     return await answer(request, body, "polls", _tally_rows)
 
 
+@documented(
+    {
+        "summary": "One tally (admin)",
+        "parameters": [POLL_ID],
+        "responses": answers({"200": json_answer("Tally", ref("Tally"))}, 401, 404, 429),
+    }
+)
 async def admin_poll(request: Request) -> Response:
     tools = admin_gate(request)
     poll = poll_of(request)
@@ -98,6 +140,7 @@ def _tally_rows(body: dict[str, Any]) -> tuple[Sequence[str], Iterable[Sequence[
     return header, rows
 
 
+@documented(admin_get("Votes per hour or day", [POLL_ID, STEP, FROM, TO]))
 async def poll_series(request: Request) -> Response:
     tools = admin_gate(request)
     poll = poll_of(request)
@@ -116,6 +159,7 @@ async def poll_series(request: Request) -> Response:
     return await answer(request, body, f"poll-{poll.id}-{span.step}", rows)
 
 
+@documented(admin_get("Ballots per address hash", [POLL_ID]))
 async def poll_abuse(request: Request) -> Response:
     tools = admin_gate(request)
     poll = poll_of(request)
@@ -134,6 +178,40 @@ async def poll_abuse(request: Request) -> Response:
     )
 
 
+@documented(
+    {
+        "summary": "Void an address hash's ballots in a window",
+        "parameters": [POLL_ID],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["prefix", "from", "to"],
+                        "properties": {
+                            "prefix": {
+                                "type": "string",
+                                "description": "An address hash from the abuse view",
+                            },
+                            "from": {
+                                "type": "string",
+                                "description": "ISO 8601 time with its offset",
+                            },
+                            "to": {
+                                "type": "string",
+                                "description": "ISO 8601 time with its offset",
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        "responses": answers(
+            {"200": json_answer("Voided", OBJECT)}, 400, 401, 403, 404, 413, 422, 429
+        ),
+    }
+)
 async def poll_void(request: Request) -> Response:
     """Void one address hash's ballots in a window: `{"prefix", "from", "to"}`."""
     settings = services_of(request).settings
@@ -191,6 +269,7 @@ def parse_instant(value: object, name: str) -> float:
 # Traffic
 
 
+@documented(admin_get("Online, visitors and views over time", [STEP, FROM, TO]))
 async def traffic(request: Request) -> Response:
     tools = admin_gate(request)
     zone = tools.catalog.timezone
@@ -212,6 +291,7 @@ async def traffic(request: Request) -> Response:
     )
 
 
+@documented(admin_get("Views per page", [query("date", "One day, `YYYY-MM-DD`"), FROM, TO]))
 async def pages(request: Request) -> Response:
     tools = admin_gate(request)
     span = parse_range(request.query_params, tools.today(), ("day",))
@@ -230,6 +310,7 @@ async def pages(request: Request) -> Response:
     )
 
 
+@documented(admin_get("The pages people are on now", []))
 async def pages_now(request: Request) -> Response:
     tools = admin_gate(request)
     snapshot = await tools.snapshot(PAGES_NOW)
