@@ -71,7 +71,7 @@ async def test_exact_tallies_for_many_sessions(
         tokens = []
         for _ in choices:
             client.cookies.clear()
-            tokens.append((await client.get("/api/presence")).headers[HEADER_NAME])
+            tokens.append((await client.get("/api/polls")).headers[HEADER_NAME])
 
         async def vote(token: str, option: str) -> tuple[int, int]:
             headers = {HEADER_NAME: token}
