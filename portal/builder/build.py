@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import json
 import os
@@ -247,6 +248,11 @@ def build_site(
     read_inputs(ctx)
     if is_up_to_date(ctx):
         return ctx.report(up_to_date=True)
+    # A build allocates many objects and keeps them to its end: the cyclic garbage
+    # collector would scan them again and again for nothing (and, in forked workers, copy
+    # the pages it touches). Off for the build, in this process and the workers.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         parse(ctx)
         prepare_site_images(ctx)
@@ -269,6 +275,8 @@ def build_site(
         save_caches(ctx)
     finally:
         ctx.pool.close()
+        if collecting:
+            gc.enable()
     return ctx.report()
 
 
@@ -492,6 +500,7 @@ def render(ctx: BuildContext) -> None:
     ctx.progress.start("Rendering pages", len(todo))
     # This process would only wait for the workers: it saves the article cache meanwhile.
     meanwhile = partial(save_article_cache, ctx)
+    ctx.pool.refork()  # the parse workers go (their threads would rule out forking)
     if ctx.pool.forks():
         if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
             ctx.stored_bodies = ctx.load_bodies()  # once here, not in every worker
