@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
-# Two images from one file (docker-compose.yml builds both):
-#   --target web      nginx with the built site and deploy/nginx.conf, the one public origin
+# Three images from one file (docker-compose.yml builds them):
+#   --target web      nginx with deploy/nginx.conf, the one public origin
+#   --target builder  `portal build --watch`: keeps the built site on a volume up to date
 #   --target service  the API and the widgets under uvicorn, as a non-root user (the default)
-# The site is built once, here, at image build time; change site/ and rebuild both.
+# No image contains the built site: it lives on a volume the builder refreshes, so a change
+# of site/ (or a scheduled article's time) needs no image rebuild.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG NGINX_IMAGE=nginx:1.27-alpine
@@ -17,27 +19,49 @@ COPY pyproject.toml README.md ./
 COPY server server
 COPY portal portal
 COPY widgets widgets
-# One wheel for both: the site is built with the same widget files (and so the same ?v=
-# versions) the service will serve.
-RUN pip wheel --no-deps --wheel-dir /wheels . && pip install --no-deps /wheels/*.whl
-COPY site site
-RUN portal build site -o /dist --quiet
+# One wheel for the builder and the service: the site is built with the same widget files
+# (and so the same ?v= versions) the service serves.
+RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM ${NGINX_IMAGE} AS web
 # The image renders /etc/nginx/templates/*.template with envsubst into conf.d at start.
 RUN rm -f /etc/nginx/conf.d/default.conf
 COPY deploy/nginx.conf /etc/nginx/templates/portal.conf.template
-COPY --from=build /dist /usr/share/nginx/html
+# The site-build volume is mounted at /srv/portal (read-only); dist is a symlink in it to the
+# newest build.
 ENV NGINX_LISTEN=80 \
     PORTAL_UPSTREAM=service:8000 \
-    PORTAL_STATIC_ROOT=/usr/share/nginx/html
+    PORTAL_STATIC_ROOT=/srv/portal/dist
+
+FROM ${PYTHON_IMAGE} AS builder
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# The same user as the service's. /srv/portal: where compose mounts the site-build volume; a
+# fresh volume takes this directory's owner, so the builder can write there.
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal \
+    && mkdir -p /srv/portal && chown portal:portal /srv/portal
+# What `portal build` needs (requirements/portal.lock, with hashes), then the project's wheel.
+COPY requirements/portal.lock /tmp/portal.lock
+COPY --from=build /wheels /wheels
+RUN pip install --no-deps --require-hashes -r /tmp/portal.lock \
+    && pip install --no-deps /wheels/*.whl \
+    && rm -rf /wheels /tmp/portal.lock
+WORKDIR /app
+USER portal
+# Compose mounts the checkout's site/ at /app/site, read-only. Never exits: rebuilds on each
+# change and at each scheduled time; SIGTERM stops it between builds or mid-build (a
+# half-made build is never switched in).
+CMD ["portal", "build", "/app/site", "-o", "/srv/portal/dist", "--watch"]
 
 FROM ${PYTHON_IMAGE} AS service
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal
+RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal \
+    && mkdir -p /srv/portal && chown portal:portal /srv/portal
 # Only what the service runs (requirements/service.in, locked with hashes): no builder, no
 # embedded server, no test tools; then the project's wheel without its laptop dependencies.
 COPY requirements/service.lock /tmp/service.lock
@@ -47,7 +71,8 @@ RUN pip install --no-deps --require-hashes -r /tmp/service.lock \
     && pip uninstall -y -q setuptools wheel \
     && rm -rf /wheels /tmp/service.lock
 WORKDIR /app
-# The polls the API serves are the [[polls]] of site.toml.
+# The polls the API serves are those of the last build (PORTAL_BUILD_DIR, on the site-build
+# volume at /srv/portal); this copy of site.toml is the fallback when there is no build.
 COPY site/site.toml /app/site/site.toml
 ENV PORTAL_SITE_DIR=/app/site \
     WEB_CONCURRENCY=2 \

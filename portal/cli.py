@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portal.builder.watch import BuildOutcome
 
 # The service's modules are imported by `serve` only: `portal build` stays free of the web
 # stack and Redis client, whose imports cost more than a no-change build.
@@ -25,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=None, help="parallel workers (default: all cores)"
     )
     build.add_argument("--quiet", action="store_true", help="no progress output")
+    build.add_argument(
+        "--watch",
+        action="store_true",
+        help="never exit: rebuild on every change and at every scheduled publication time",
+    )
 
     serve = commands.add_parser("serve", help="build, then serve the site, widgets and API")
     serve.add_argument("--host", default="127.0.0.1")
@@ -33,9 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--out", type=Path, default=Path("dist"), help="where the site is built")
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     serve.add_argument("--no-watch", action="store_true", help="do not rebuild on changes")
+    serve.add_argument(
+        "--drafts", action="store_true", help="also build drafts and future-dated articles"
+    )
+    serve.add_argument(
+        "--no-live-reload",
+        action="store_true",
+        help="pages do not reload themselves after a rebuild",
+    )
 
     args = parser.parse_args(argv)
     if args.command == "build":
+        if args.watch:
+            return _build_and_watch(args.site, args.out)
         return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
     from server.embedded import EmbeddedRedisError
     from server.poll_config import PollConfigError
@@ -65,19 +85,37 @@ def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
     return 0
 
 
+def _build_and_watch(site: Path, out: Path) -> int:
+    """`portal build --watch`: the compose builder. Builds, then rebuilds on every change of
+    the site and at every scheduled time, until stopped; a failed build keeps the last good
+    site in place."""
+    from portal.builder import watch_site
+    from portal.devserver.status import terminal_reporter
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with contextlib.suppress(KeyboardInterrupt):
+        watch_site(site, out, threading.Event(), terminal_reporter("portal build"))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
+    rebuilds = _Rebuilds(args)
+    try:
+        return _serve_site(args, rebuilds)
+    finally:
+        rebuilds.cleanup()
+
+
+def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
     import uvicorn
 
     from server.embedded import EmbeddedRedis
-    from server.poll_config import load_polls
     from server.settings import Settings, load_or_create_secret
 
-    load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config
-    if _build(args.site, args.out, workers=None, quiet=True) != 0:
-        return 1
     env = os.environ
+    rebuilds.first_build()
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
-    env["PORTAL_STATIC_DIR"] = str(args.out.resolve())
+    env["PORTAL_STATIC_DIR"] = str(args.out.absolute())
     embedded: EmbeddedRedis | None = None
     if not env.get("PORTAL_REDIS_URL"):
         data_dir = Path(env.get("PORTAL_DATA_DIR") or ".portal")
@@ -101,9 +139,9 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         Settings.from_env()  # report a bad setting here, once, not from every worker
         if not args.no_watch:
-            _watch_in_background(args.site, args.out, stop_watching)
+            rebuilds.start(stop_watching)
         uvicorn.run(
-            "server.app:create_app_from_env",
+            "portal.devserver.app:create_dev_app_from_env",
             factory=True,
             host=args.host,
             port=args.port,
@@ -129,7 +167,55 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _watch_in_background(site: Path, out: Path, stop: threading.Event) -> None:
-    from portal.builder import watch_site
+class _Rebuilds:
+    """`portal serve`'s builds: the first one, then the rebuild loop in a thread. Each build
+    is reported in the terminal and in the status file the workers follow (live reload, the
+    problem page): see `portal.devserver`."""
 
-    threading.Thread(target=watch_site, args=(site, out, stop), daemon=True).start()
+    def __init__(self, args: argparse.Namespace) -> None:
+        import tempfile
+
+        from portal.devserver.app import LIVE_RELOAD_ENV, STATUS_ENV
+        from portal.devserver.status import StatusWriter, terminal_reporter
+
+        self.site: Path = args.site
+        self.out: Path = args.out
+        self.drafts: bool = args.drafts
+        self.state_dir = Path(tempfile.mkdtemp(prefix="portal-serve-"))
+        self.status = StatusWriter(self.state_dir / "build.json", self.out)
+        self.terminal = terminal_reporter("portal serve")
+        os.environ[STATUS_ENV] = str(self.status.path)
+        os.environ[LIVE_RELOAD_ENV] = "0" if args.no_live_reload else "1"
+        self.last: BuildOutcome | None = None
+
+    def report(self, outcome: BuildOutcome) -> None:
+        self.terminal(outcome)
+        self.status.update(outcome)
+
+    def first_build(self) -> None:
+        """Build before serving. A failed build does not stop `portal serve`: the last good
+        site stays served or, with none, a page listing the problems (until the first good
+        build, the build directory is an empty one)."""
+        from portal.builder.watch import build_once
+
+        self.last = build_once(self.site, self.out, drafts=self.drafts)
+        if not self.last.ok and not self.out.exists():
+            self.out.mkdir(parents=True)
+        self.report(self.last)
+
+    def start(self, stop: threading.Event) -> None:
+        """The rebuild loop, in a thread that ends when `stop` is set."""
+        from portal.builder import watch_site
+
+        threading.Thread(
+            target=watch_site,
+            args=(self.site, self.out, stop, self.report),
+            kwargs={"drafts": self.drafts, "last": self.last},
+            name="portal-rebuilds",
+            daemon=True,
+        ).start()
+
+    def cleanup(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -44,8 +44,15 @@ class SiteCatalog:
         self.timezone = ZoneInfo(DEFAULT_TIMEZONE)
         self._stamp: tuple[int, int, int] | None = None
         if site_toml is not None:
-            self.polls = load_polls(site_toml)
-            self.timezone = _zone(_site_timezone(site_toml), str(site_toml))
+            try:
+                self.polls = load_polls(site_toml)
+                self.timezone = _zone(_site_timezone(site_toml), str(site_toml))
+            except PollConfigError as exc:
+                if manifest is None:
+                    raise
+                # Following a build: the build reports a bad site.toml as a problem and the
+                # last good build's manifest (if any) is what counts; the service stays up.
+                _log.warning("%s not loaded, waiting for a good build: %s", site_toml, exc)
         self.refresh()
 
     def refresh(self) -> bool:

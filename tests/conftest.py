@@ -124,9 +124,14 @@ def start_portal(
         site_dir: Path | None = None,
         port: int | None = None,
         extra_args: list[str] | None = None,
+        watch: bool = False,
+        log_path: Path | None = None,
     ) -> str:
+        """`watch`: rebuild on changes (off by default: tests of the service need no
+        rebuilds); `log_path`: where its stdout and stderr go (default: in its work dir)."""
         port = port or free_port()
         work = tmp_path_factory.mktemp("portal")
+        log_path = log_path or work / "serve.log"
         full_env = {
             **os.environ,
             "PORTAL_REDIS_URL": redis_url,
@@ -139,10 +144,10 @@ def start_portal(
         args = [
             sys.executable, "-m", "portal", "serve",
             "--host", "127.0.0.1", "--port", str(port),
-            "--site", str(site_dir or SITE_DIR), "--out", str(work / "dist"), "--no-watch",
-            *(extra_args or []),
+            "--site", str(site_dir or SITE_DIR), "--out", str(work / "dist"),
+            *([] if watch else ["--no-watch"]), *(extra_args or []),
         ]  # fmt: skip
-        log = open(work / "serve.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(args, env=full_env, cwd=REPO, stdout=log, stderr=log)
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
@@ -154,9 +159,7 @@ def start_portal(
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"portal serve did not start:\n{(work / 'serve.log').read_text()}"
-                )
+                raise RuntimeError(f"portal serve did not start:\n{log_path.read_text()}")
             time.sleep(0.1)
 
     yield start

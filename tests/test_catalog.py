@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from server.catalog import SiteCatalog, canonical_page, write_manifest
+from server.poll_config import PollConfigError
 from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 
@@ -122,3 +123,14 @@ async def test_closing_adding_and_retiring_polls_under_a_running_service(
         ]
         assert sum(o["percent"] for o in tally["options"]) == 100.0
         json.dumps(tally)  # serialisable as is
+
+
+def test_a_bad_site_toml_does_not_stop_a_service_that_follows_a_build(tmp_path: Path) -> None:
+    """`portal serve` with a broken poll in site.toml: the build fails and says so; the
+    service still starts, with the polls of the last good build (here: none yet)."""
+    site_toml = tmp_path / "site.toml"
+    site_toml.write_text('[[polls]]\nid = "Sai ID!"\nquestion = "?"\n', encoding="utf-8")
+    with pytest.raises(PollConfigError):
+        SiteCatalog(None, site_toml)  # no build to follow: the settings are all there is
+    catalog = SiteCatalog(tmp_path / "dist" / "_portal" / "site.json", site_toml)
+    assert catalog.polls == {}

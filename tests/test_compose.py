@@ -114,17 +114,79 @@ def test_dockerfile_service_runs_uvicorn_as_a_non_root_user() -> None:
     assert "127.0.0.1:8000/readyz" in healthcheck
 
 
-def test_dockerfile_web_serves_the_built_site_with_the_repo_config() -> None:
+def test_dockerfile_web_serves_the_site_volume_with_the_repo_config() -> None:
     all_stages = stages(DOCKERFILE.read_text(encoding="utf-8"))
     web = all_stages["web"]
     assert "COPY deploy/nginx.conf /etc/nginx/templates/portal.conf.template" in web
-    assert "COPY --from=build /dist /usr/share/nginx/html" in web
-    assert any("portal build site -o /dist" in line for line in all_stages["build"])
+    # No image holds the built site: a publication or a poll change needs no image rebuild.
+    assert not any("/dist" in line for line in web if line.startswith("COPY"))
+    assert not any("portal build" in line for stage in all_stages.values() for line in stage)
     # What the template needs, set where compose does not override it.
     template = (REPO / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     needed = set(re.findall(r"\$\{([A-Z_]+)\}", re.sub(r"#.*", "", template)))
     env_line = " ".join(line for line in web if line.startswith("ENV"))
     assert needed and all(f"{name}=" in env_line for name in needed)
+    assert "PORTAL_STATIC_ROOT=/srv/portal/dist" in env_line
+
+
+def mounts(spec: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """target -> (source, mode) of a service's short-syntax volumes."""
+    found = {}
+    for entry in spec.get("volumes", []):
+        source, target, *mode = str(entry).split(":")
+        found[target] = (source, mode[0] if mode else "rw")
+    return found
+
+
+def test_a_builder_service_keeps_the_site_volume_up_to_date(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    builder = services["builder"]
+    command = as_list(builder["command"])
+    assert command[:2] == ["portal", "build"] and "--watch" in command  # never exits
+    site, out = command[2], command[command.index("-o") + 1]
+    assert builder["build"]["target"] == "builder"
+    # The site comes from the checkout, read-only: an edit of ./site is seen without a rebuild.
+    builder_mounts = mounts(builder)
+    assert builder_mounts[site] == ("./site", "ro")
+    (volume_target,) = (t for t, (src, _) in builder_mounts.items() if src in compose["volumes"])
+    volume, mode = builder_mounts[volume_target]
+    assert volume == "site-build" and mode == "rw"
+    assert Path(out).parent == Path(volume_target)
+    assert any("/srv/portal/dist/index.html" in part for part in builder["healthcheck"]["test"])
+    assert "ports" not in builder and builder.get("network_mode") == "none"
+    assert builder["restart"] == "unless-stopped"
+
+
+def test_web_and_service_read_the_same_volume_read_only(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    builder_out = as_list(services["builder"]["command"])
+    out = builder_out[builder_out.index("-o") + 1]
+    volume_target = str(Path(out).parent)
+    for name in ("web", "service"):
+        # Mounted at the same path as in the builder: dist is a relative symlink inside it.
+        assert mounts(services[name])[volume_target] == ("site-build", "ro"), name
+    assert services["web"]["environment"]["PORTAL_STATIC_ROOT"] == out
+    assert services["service"]["environment"]["PORTAL_BUILD_DIR"] == out
+    assert services["web"]["depends_on"]["builder"]["condition"] == "service_healthy"
+
+
+def test_dockerfile_builder_image_builds_as_the_service_user_with_the_same_wheel() -> None:
+    all_stages = stages(DOCKERFILE.read_text(encoding="utf-8"))
+    builder, service = all_stages["builder"], all_stages["service"]
+    # The same wheel in both: the pages name the widget versions the service serves.
+    for stage in (builder, service):
+        assert "COPY --from=build /wheels /wheels" in stage
+    assert any("--require-hashes -r /tmp/portal.lock" in line for line in builder)
+    users = [line.split()[1] for line in builder if line.startswith("USER ")]
+    assert users == ["portal"]
+    (cmd,) = [line for line in builder if line.startswith("CMD")]
+    assert "--watch" in cmd and "/srv/portal/dist" in cmd
+    # A fresh named volume takes the owner of the image's directory it is mounted on; either
+    # Python image may create it, and the builder, as `portal`, must be able to write there.
+    for stage in (builder, service):
+        (useradd,) = [line for line in stage if line.startswith("RUN useradd")]
+        assert "--uid 10001" in useradd and "chown portal:portal /srv/portal" in useradd
+    assert list(all_stages)[-1] == "service"  # still the default target
 
 
 def test_dockerignore_keeps_what_the_build_copies() -> None:

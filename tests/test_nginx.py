@@ -257,3 +257,33 @@ def test_client_address_reaches_the_service(stack: Stack) -> None:
         token = other.get(stack.nginx + "/api/polls").headers[HEADER_NAME]
         assert other.post(stack.nginx + VOTES, json={"option": "tot"}).status_code == 201
         assert token
+
+
+def test_each_new_build_is_served_through_the_symlinked_root(tmp_path: Path) -> None:
+    """The build directory is a symlink switched to each new build (`portal build --watch` in
+    compose): nginx must follow it, and serve a new build as soon as it is switched in."""
+    from portal.builder import build_site
+
+    nginx = nginx_binary()
+    assert re.search(r"^\s*disable_symlinks off;", TEMPLATE.read_text(), re.MULTILINE)
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "site", site)
+    dist = tmp_path / "dist"
+    build_site(site, dist)
+    assert dist.is_symlink()
+    article = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
+    url = "/bai-viet/dai-bieu-hdnd-tinh-tiep-xuc-cu-tri-huyen-song-may-truoc-ky-hop-thu-14.html"
+    process, base = run_nginx(nginx, tmp_path / "nginx", f"127.0.0.1:{free_port()}", dist)
+    try:
+        first = httpx.get(base + url)
+        assert first.status_code == 200 and "Bản sửa mới." not in first.text
+        served_before = os.readlink(dist)
+        article.write_text(article.read_text(encoding="utf-8") + "\nBản sửa mới.\n")
+        build_site(site, dist)
+        assert os.readlink(dist) != served_before  # a new generation was switched in
+        second = httpx.get(base + url)
+        assert second.status_code == 200 and "Bản sửa mới." in second.text
+        assert second.content == (dist / url.lstrip("/")).read_bytes()
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,30 +1,66 @@
-"""`watch_site`: rebuild whenever something under the site directory changes, and when a
-scheduled change (an article's publish time, a poll opening or closing) comes."""
+"""`watch_site`: rebuild when something under the site directory changes, and when the clock
+reaches the next scheduled change (an article's publication time, a poll opening or closing).
+
+The one rebuild loop of `portal serve` and `portal build --watch` (the compose builder). What
+a rebuild came to is handed to a callback as a `BuildOutcome`; the loop itself prints nothing,
+so each command says it in its own words.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .build import BuildReport, build_site
 from .errors import BuildError, Problem
 from .output import generations_dir
 
-#: Called after each build with why it ran and its report, or the error with every problem.
-OnBuild = Callable[[str, BuildReport | BuildError], None]
+# Rebuild at least this often even with no change seen: the fallback for a scheduled time the
+# build did not announce, or a file system whose change events do not reach us.
+FALLBACK_SECONDS = 60.0
+# How long the file watcher waits for more changes after the first one: an editor's save
+# (write a temporary file, rename it) comes as a burst within a few milliseconds.
+QUIET_MS = 25
 
 
-def print_outcome(reason: str, outcome: BuildReport | BuildError) -> None:
-    """The default: a few readable lines on stdout, one per problem."""
-    if isinstance(outcome, BuildError):
-        n = len(outcome.problems)
-        print(f"portal: build failed after {reason}: {n} problem{'s' * (n != 1)}", flush=True)
-        for problem in outcome.problems:
-            print(f"  {problem}", flush=True)
-    else:
-        print(f"portal: rebuilt after {reason}: {outcome.summary()}", flush=True)
+@dataclass(frozen=True)
+class BuildOutcome:
+    """One rebuild: the report of a good build, or the problems of a failed one."""
+
+    trigger: str  # what started it: "start", "change to a.md", "schedule"
+    report: BuildReport | None
+    problems: tuple[Problem, ...] = ()
+    crash: str | None = None  # an unexpected exception (a bug), as text
+
+    @property
+    def ok(self) -> bool:
+        return self.report is not None
+
+
+def build_once(
+    site_dir: Path, out_dir: Path, *, drafts: bool = False, trigger: str = "start"
+) -> BuildOutcome:
+    """One build, never raising: bad content and crashes become the outcome."""
+    try:
+        report = build_site(site_dir, out_dir, quiet=True, drafts=drafts)
+    except BuildError as exc:
+        return BuildOutcome(trigger, None, tuple(exc.problems))
+    except Exception as exc:  # keep serving the last good build whatever happened
+        return BuildOutcome(trigger, None, crash=repr(exc))
+    return BuildOutcome(trigger, report)
+
+
+def next_due(outcome: BuildOutcome, now: float) -> float:
+    """The wall-clock time (epoch seconds) of the next rebuild with no change seen."""
+    due = now + FALLBACK_SECONDS
+    change: dt.datetime | None = outcome.report.next_change if outcome.report else None
+    if change is not None:
+        due = min(due, change.timestamp())
+    return due
 
 
 def _relevant(site_dir: Path, out_dir: Path, changed: str) -> bool:
@@ -40,60 +76,54 @@ def _relevant(site_dir: Path, out_dir: Path, changed: str) -> bool:
     return ".portal-cache" not in path.parts
 
 
-def _describe(paths: set[str]) -> str:
-    names = sorted({Path(p).name for p in paths})
-    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-    return "change to " + ", ".join(names[:3]) + more
+def describe(changed: Iterable[str]) -> str:
+    """'change to a.md, b.md and 3 more'."""
+    names = sorted({Path(p).name for p in changed})
+    what = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"change to {what}"
 
 
 def watch_site(
     site_dir: Path,
     out_dir: Path,
     stop: threading.Event,
+    on_build: Callable[[BuildOutcome], None],
     *,
     drafts: bool = False,
-    next_change: dt.datetime | None = None,
-    on_build: OnBuild = print_outcome,
+    last: BuildOutcome | None = None,
 ) -> None:
-    """Block, rebuilding `out_dir` after changes under `site_dir` and at each scheduled
-    change, until `stop` is set. `next_change` is the first build's (its report says it).
-    A broken article never stops the watcher: the last good build stays served.
+    """Block, rebuilding `out_dir` from `site_dir` until `stop` is set: after each change,
+    at the next scheduled change the last build announced, and at least every minute.
+
+    `last` is the build the caller already made (none: build first). A broken article or a
+    crash of the builder never stops the loop.
     """
     from watchfiles import watch
 
     site_dir = Path(site_dir)
     out_dir = Path(out_dir)
+    if last is None:
+        last = build_once(site_dir, out_dir, drafts=drafts)
+        on_build(last)
+    due = next_due(last, time.time())
     for changes in watch(
         site_dir,
         stop_event=stop,
         watch_filter=lambda _change, path: _relevant(site_dir, out_dir, path),
-        debounce=200,
-        rust_timeout=500,
-        yield_on_timeout=True,  # an empty set twice a second: time to check the clock
+        step=QUIET_MS,
+        debounce=400,
+        rust_timeout=1000,  # wake every second to look at the clock
+        yield_on_timeout=True,
         raise_interrupt=False,
     ):
         if stop.is_set():
             break
         if changes:
-            reason = _describe({p for _, p in changes})
-        elif next_change is not None and dt.datetime.now(dt.UTC) >= next_change:
-            reason = f"the scheduled time {next_change.isoformat(timespec='minutes')}"
+            trigger = describe(p for _, p in changes)
+        elif time.time() >= due:
+            trigger = "schedule"
         else:
             continue
-        outcome = _build(site_dir, out_dir, drafts)
-        if isinstance(outcome, BuildReport):
-            next_change = outcome.next_change
-        elif not changes:
-            next_change = None  # don't retry twice a second: the fix is an edit, watched
-        on_build(reason, outcome)
-
-
-def _build(site_dir: Path, out_dir: Path, drafts: bool) -> BuildReport | BuildError:
-    try:
-        return build_site(site_dir, out_dir, quiet=True, drafts=drafts)
-    except BuildError as exc:
-        return exc
-    except Exception as exc:  # keep serving the last good build
-        message = f"the build crashed: {exc!r}"
-        hint = "this is a bug in portal; the last good site is still served"
-        return BuildError([Problem("site", None, None, message, hint)])
+        last = build_once(site_dir, out_dir, drafts=drafts, trigger=trigger)
+        on_build(last)
+        due = next_due(last, time.time())
