@@ -7,6 +7,8 @@ to KINDS.
 from __future__ import annotations
 
 from ..pages import PageKind
+from .agency_pages import AgencyPages
+from .archives import ArchivePages
 from .articles import ArticlePages
 from .feeds import Feeds
 from .listings import CategoryPages, HomePages
@@ -19,6 +21,8 @@ KINDS: tuple[PageKind, ...] = (
     TagPages(),
     ArticlePages(),
     SpecialPages(),
+    AgencyPages(),
+    ArchivePages(),
     Feeds(),
 )
 
