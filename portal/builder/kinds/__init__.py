@@ -10,6 +10,7 @@ from ..pages import PageKind
 from .agency_pages import AgencyPages
 from .archives import ArchivePages
 from .articles import ArticlePages
+from .downloads import ArticleDownloads
 from .feeds import Feeds
 from .listings import CategoryPages, HomePages
 from .special import SpecialPages
@@ -23,6 +24,7 @@ KINDS: tuple[PageKind, ...] = (
     SpecialPages(),
     AgencyPages(),
     ArchivePages(),
+    ArticleDownloads(),
     Feeds(),
 )
 
