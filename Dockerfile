@@ -81,7 +81,8 @@ USER portal
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
-# uvicorn's workers default to $WEB_CONCURRENCY. Its own forwarded-header handling stays off:
-# the app believes X-Forwarded-For only from PORTAL_TRUSTED_PROXIES. The metrics directory
-# is emptied at every start so counts from an earlier run never leak in.
-CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec uvicorn --factory server.app:create_app_from_env --host 0.0.0.0 --port 8000 --no-proxy-headers --no-server-header --no-access-log --timeout-graceful-shutdown 10"]
+# server.serving runs uvicorn exactly as `portal serve` does: $WEB_CONCURRENCY workers, the
+# per-connection limits (PORTAL_HTTP_*: head size and time, keep-alive, pipelining), JSON logs,
+# forwarded headers believed only from PORTAL_TRUSTED_PROXIES. The metrics directory is
+# emptied at every start so counts from an earlier run never leak in.
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec python -m server.serving --host 0.0.0.0 --port 8000"]

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from portal.builder.watch import BuildOutcome
@@ -57,24 +57,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.watch:
             return _build_and_watch(args.site, args.out)
         return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
+    import logging
+
     from server.embedded import EmbeddedRedisError
+    from server.logs import configure_logging
     from server.poll_config import PollConfigError
+    from server.serving import ServingError
     from server.settings import SettingsError
 
+    configure_logging()  # from here on, stderr carries log lines only (JSON unless a terminal)
     try:
         return _serve(args)
-    except (SettingsError, PollConfigError, EmbeddedRedisError) as exc:
-        print(f"portal: {exc}", file=sys.stderr)
+    except (SettingsError, PollConfigError, EmbeddedRedisError, ServingError) as exc:
+        logging.getLogger("portal").error("portal: %s", exc)
         return 2
 
 
-def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
+def _build(
+    site: Path, out: Path, *, workers: int | None, quiet: bool, problems: TextIO | None = None
+) -> int:
+    """`problems`: where build errors go (stderr for `portal build`, stdout under `serve`)."""
     from portal.builder import BuildError, build_site
 
     try:
         report = build_site(site, out, workers=workers, quiet=quiet)
     except BuildError as exc:
-        print(f"portal build: {exc}", file=sys.stderr)
+        print(f"portal build: {exc}", file=problems or sys.stderr)
         return 1
     if not quiet:
         print(
@@ -107,23 +115,29 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
-    import uvicorn
-
     from server.embedded import EmbeddedRedis
+    from server.poll_config import load_polls
+    from server.serving import current_limits
+    from server.serving import run as run_server
     from server.settings import Settings, load_or_create_secret
+
+    current_limits()  # fail before starting anything on a bad PORTAL_HTTP_* setting
+    load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config
 
     env = os.environ
     rebuilds.first_build()
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
+    # Not resolved: the output is a symlink to the served generation, switched by each build.
     env["PORTAL_STATIC_DIR"] = str(args.out.absolute())
     embedded: EmbeddedRedis | None = None
     if not env.get("PORTAL_REDIS_URL"):
         data_dir = Path(env.get("PORTAL_DATA_DIR") or ".portal")
         embedded = EmbeddedRedis(data_dir)
         env["PORTAL_REDIS_URL"] = embedded.start()
+        embedded.supervise()  # restarted on the same data if it dies; /readyz says 503 meanwhile
         if not env.get("PORTAL_SECRET_KEY"):
             env["PORTAL_SECRET_KEY"] = load_or_create_secret(data_dir)
-        print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", file=sys.stderr)
+        print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", flush=True)
     stop_watching = threading.Event()
     metrics_dir: str | None = None
     if args.workers > 1:
@@ -140,17 +154,11 @@ def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
         Settings.from_env()  # report a bad setting here, once, not from every worker
         if not args.no_watch:
             rebuilds.start(stop_watching)
-        uvicorn.run(
+        run_server(
             "portal.devserver.app:create_dev_app_from_env",
-            factory=True,
             host=args.host,
             port=args.port,
             workers=args.workers,
-            # Forwarded headers are trusted only from configured proxies (PORTAL_TRUSTED_PROXIES).
-            proxy_headers=False,
-            server_header=False,
-            log_level="info",
-            access_log=False,  # the app writes its own JSON access log, with request ids
         )
     finally:
         stop_watching.set()

@@ -15,11 +15,15 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
+from server.admin.live import LiveHub
+from server.admin.routes import ADMIN_ROUTES
+from server.admin.tools import AdminTools
 from server.catalog import SiteCatalog
 from server.clients import ForwardedMiddleware
 from server.cors import cors_middleware
 from server.edge import Edge, EdgeMiddleware
 from server.errors import EXCEPTION_HANDLERS
+from server.history import TrafficHistory, TrafficRecorder, start_history
 from server.hotpaths import HotPaths
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
@@ -30,6 +34,7 @@ from server.routes import ROUTES, Services
 from server.security import SecurityHeaders
 from server.sessions import SessionMiddleware, SessionSigner
 from server.settings import Settings
+from server.stats import StatsCache
 from server.store import connect
 
 _SESSION_PATHS = ("/api/presence", "/api/polls")
@@ -88,11 +93,16 @@ def create_app(settings: Settings) -> PortalApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = await connect(settings)
         polls = PollStore(redis, settings.redis_prefix, catalog)
+        presence = Presence(redis, settings.redis_prefix, settings.presence_ttl)
+        traffic = TrafficHistory(redis, settings.redis_prefix, settings.max_visitors_per_address)
+        recorder = TrafficRecorder(traffic, catalog)
+        presence.on_batch = recorder.on_batch
+        await start_history(traffic)
         app.state.services = Services(
             settings=settings,
             redis=redis,
             catalog=catalog,
-            presence=Presence(redis, settings.redis_prefix, settings.presence_ttl),
+            presence=presence,
             polls=polls,
             signer=signer,
             metrics=metrics,
@@ -101,17 +111,25 @@ def create_app(settings: Settings) -> PortalApp:
                 if settings.vote_rate_limit
                 else None
             ),
+            traffic=traffic,
+            recorder=recorder,
         )
+        app.state.admin = AdminTools(
+            redis, settings.redis_prefix, catalog, presence, polls, traffic, recorder
+        )
+        app.state.live = LiveHub(app.state.admin)
         following = asyncio.create_task(_follow_site(catalog, polls))
         try:
             yield
         finally:
             following.cancel()
+            await app.state.live.close()
+            await recorder.flush()
             await redis.aclose()
             if edge.access_log is not None:
                 edge.access_log.flush()
 
-    routes: list[BaseRoute] = list(ROUTES)
+    routes: list[BaseRoute] = [*ROUTES, *ADMIN_ROUTES]
     if settings.widgets_dir.is_dir():
         routes.append(Mount("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:
@@ -136,6 +154,7 @@ def create_app(settings: Settings) -> PortalApp:
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.state.stats_cache = StatsCache()
     app.hot_paths = HotPaths(
         edge, signer, settings.trusted_proxies, cross_origin=bool(settings.allowed_origins)
     )

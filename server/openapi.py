@@ -20,7 +20,14 @@ _ERROR_CODES = {
     409: ["already_voted", "poll_closed"],
     413: ["payload_too_large"],
     415: ["unsupported_media_type"],
-    422: ["invalid_body", "invalid_page", "invalid_option"],
+    422: [
+        "invalid_body",
+        "invalid_page",
+        "invalid_option",
+        "invalid_query",
+        "invalid_prefix",
+        "invalid_window",
+    ],
     429: ["rate_limited"],
     503: ["redis_unavailable"],
 }
@@ -186,6 +193,14 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["status"],
         "properties": {"status": {"type": "string"}},
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["online", "today", "month", "total"],
+        "properties": {
+            name: {"type": "integer", "minimum": 0}
+            for name in ("online", "today", "month", "total")
+        },
     },
 }
 
@@ -365,6 +380,13 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses({"200": _json("Tally", _ref("Tally"))}, 401, 404),
                 },
             },
+            **_admin_history_paths(),
+            "/api/stats": {
+                "get": {
+                    "summary": "Public visit statistics (no session; cacheable 5 s)",
+                    "responses": _responses({"200": _json("Statistics", _ref("Stats"))}),
+                },
+            },
             "/healthz": {
                 "get": {
                     "summary": "The process is up",
@@ -397,6 +419,87 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
+    }
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", **schema},
+        "description": description,
+    }
+
+
+_FORMAT = _query("format", "`csv` for CSV (UTF-8 with a BOM), else JSON", enum=["json", "csv"])
+_FROM = _query("from", "First day, `YYYY-MM-DD` (included)")
+_TO = _query("to", "Last day, `YYYY-MM-DD` (included)")
+_OBJECT = {"type": "object"}
+
+
+def _admin_get(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "security": _ADMIN_SECURITY,
+            "parameters": [*parameters, _FORMAT],
+            "responses": _responses(
+                {
+                    "200": {
+                        "description": summary,
+                        "content": {
+                            "application/json": {"schema": _OBJECT},
+                            "text/csv; charset=utf-8": {"schema": {"type": "string"}},
+                        },
+                    }
+                },
+                401,
+                404,
+                422,
+            ),
+        }
+    }
+
+
+def _admin_history_paths() -> dict[str, Any]:
+    """History for admins (`server/admin/api.py`); each answer also as CSV."""
+    step = _query("step", "Bucket size", enum=["minute", "hour", "day"])
+    void_body = {
+        "type": "object",
+        "required": ["prefix", "from", "to"],
+        "properties": {
+            "prefix": {"type": "string", "description": "An address hash from the abuse view"},
+            "from": {"type": "string", "description": "ISO 8601 time with its offset"},
+            "to": {"type": "string", "description": "ISO 8601 time with its offset"},
+        },
+    }
+    return {
+        "/api/admin/polls/{poll_id}/series": _admin_get(
+            "Votes per hour or day", [_POLL_ID, step, _FROM, _TO]
+        ),
+        "/api/admin/polls/{poll_id}/abuse": _admin_get("Ballots per address hash", [_POLL_ID]),
+        "/api/admin/polls/{poll_id}/void": {
+            "post": {
+                "summary": "Void an address hash's ballots in a window",
+                "security": _ADMIN_SECURITY,
+                "parameters": [_POLL_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": void_body}},
+                },
+                "responses": _responses(
+                    {"200": _json("Voided", _OBJECT)}, 400, 401, 403, 404, 413, 422
+                ),
+            }
+        },
+        "/api/admin/traffic": _admin_get(
+            "Online, visitors and views over time", [step, _FROM, _TO]
+        ),
+        "/api/admin/pages": _admin_get(
+            "Views per page", [_query("date", "One day, `YYYY-MM-DD`"), _FROM, _TO]
+        ),
+        "/api/admin/pages/now": _admin_get("The pages people are on now", []),
     }
 
 

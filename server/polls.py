@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from server.batching import Coalescer
 from server.catalog import SiteCatalog
 from server.poll_config import Poll
 from server.store import RedisClient, load_script, run_scripts
+from server.timebuckets import utc_offset
 
 _UPDATED_AT = ":updated_at"
 _log = logging.getLogger(__name__)
@@ -45,6 +47,30 @@ class Tally:
 class VoteResult:
     counted: bool
     tally: Tally
+
+
+def poll_tag(prefix: str, poll_id: str) -> str:
+    """The start of every key of one poll: they share its hash tag (one Redis Cluster slot)."""
+    return f"{prefix}{{poll:{poll_id}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class PollHistoryKeys:
+    """The keys of a poll's history, beside its ballots and tally (see `vote.lua`)."""
+
+    prefix: str
+    poll_id: str
+
+    @property
+    def series(self) -> str:
+        return f"{poll_tag(self.prefix, self.poll_id)}:series"
+
+    @property
+    def prefixes(self) -> str:
+        return f"{poll_tag(self.prefix, self.poll_id)}:prefixes"
+
+    def cast(self, voter: str) -> str:
+        return f"{poll_tag(self.prefix, self.poll_id)}:cast:{voter}"
 
 
 def _fields(flat: list[bytes]) -> dict[str, str]:
@@ -74,15 +100,20 @@ class PollStore:
         self._vote = load_script(redis, "vote")
         self._read = load_script(redis, "poll_read")
         # One coalescer per poll: a script call may only touch one poll's keys (one hash slot).
-        self._votes: dict[Poll, Coalescer[tuple[str, str], VoteResult]] = {}
+        self._votes: dict[Poll, Coalescer[tuple[str, str, str], VoteResult]] = {}
 
     @property
     def polls(self) -> dict[str, Poll]:
         return self.catalog.polls
 
     def _keys(self, poll_id: str) -> list[str]:
-        tag = f"{self._prefix}{{poll:{poll_id}}}"
+        tag = poll_tag(self._prefix, poll_id)
         return [f"{tag}:ballots", f"{tag}:tally"]
+
+    def keys_of(self, poll_id: str) -> tuple[str, str]:
+        """The poll's ballots and tally keys."""
+        ballots, tally = self._keys(poll_id)
+        return ballots, tally
 
     async def tally(self, poll: Poll, session_id: str | None) -> Tally:
         voted, flat = await self._read(keys=self._keys(poll.id), args=[session_id or ""])
@@ -117,24 +148,34 @@ class PollStore:
             _decode_tally(p, flat, voted) for p, (voted, flat) in zip(polls, results, strict=True)
         ]
 
-    async def vote(self, poll: Poll, session_id: str, option_id: str) -> VoteResult:
-        """Cast `session_id`'s one vote; `counted` is False if it had voted already."""
+    async def vote(self, poll: Poll, session_id: str, option_id: str, voter: str) -> VoteResult:
+        """Cast `session_id`'s one vote; `counted` is False if it had voted already. `voter`
+        is the keyed hash of the client's address group the ballot is filed under."""
         coalescer = self._votes.get(poll)
         if coalescer is None:
             # Per definition: a reloaded poll (other options) gets its own from then on.
             if len(self._votes) > 4 * len(self.polls) + 16:
                 self._votes.clear()  # definitions of earlier builds; batches in flight keep theirs
             coalescer = self._votes[poll] = Coalescer(self._vote_batch_for(poll))
-        return await coalescer((session_id, option_id))
+        return await coalescer((session_id, option_id, voter))
 
     def _vote_batch_for(
         self, poll: Poll
-    ) -> Callable[[list[tuple[str, str]]], Awaitable[list[VoteResult]]]:
-        keys = self._keys(poll.id)
+    ) -> Callable[[list[tuple[str, str, str]]], Awaitable[list[VoteResult]]]:
+        history = PollHistoryKeys(self._prefix, poll.id)
+        fixed = [*self._keys(poll.id), history.series, history.prefixes]
 
-        async def vote_batch(votes: list[tuple[str, str]]) -> list[VoteResult]:
+        async def vote_batch(votes: list[tuple[str, str, str]]) -> list[VoteResult]:
             """One script call for many votes; each answered with the tally right after it."""
-            args = [value for vote in votes for value in vote]
+            keys = list(fixed)
+            args: list[str | int] = [utc_offset(self.catalog.timezone, time.time())]
+            voter_index: dict[str, int] = {}
+            for session_id, option_id, voter in votes:
+                index = voter_index.get(voter)
+                if index is None:
+                    keys.append(history.cast(voter))
+                    index = voter_index[voter] = len(keys)  # Lua's KEYS are 1-based
+                args += [session_id, option_id, voter, index]
             before, stamp, flat = await self._vote(keys=keys, args=args)
             tally = _decode_tally(poll, before, None)
             counts, updated_at = tally.votes, tally.updated_at

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from server.batching import Coalescer
@@ -46,6 +47,11 @@ class PresenceCounts:
         """`{"online", "page_online", "ttl"}`, formatted directly: this is the hottest answer."""
         page = "null" if self.page_online is None else str(self.page_online)
         return f'{{"online":{self.online},"page_online":{page},"ttl":{self.ttl}}}'.encode()
+
+
+Beat = tuple[bytes, str | None, bool, str]
+"""A heartbeat in a batch: session member, page, whether it is a page view, address key."""
+BatchHook = Callable[[list[Beat], list[PresenceCounts]], Awaitable[None]]
 
 
 def normalize_page(page: object) -> str | None:
@@ -92,9 +98,9 @@ class Presence:
         self._heartbeat_script = load_script(redis, "presence_heartbeat")
         self._count_script = load_script(redis, "presence_count")
         self._leave_script = load_script(redis, "presence_leave")
-        self._heartbeats: Coalescer[tuple[bytes, str | None], PresenceCounts] = Coalescer(
-            self._heartbeat_batch
-        )
+        self._heartbeats: Coalescer[Beat, PresenceCounts] = Coalescer(self._heartbeat_batch)
+        self.on_batch: BatchHook | None = None
+        """Called once per heartbeat batch, with its counts (traffic history records them)."""
         self._reads: Coalescer[str | None, PresenceCounts] = Coalescer(self._count_batch)
 
     def _online_key(self, page: str | None) -> str:
@@ -103,9 +109,11 @@ class Presence:
     def _seen_key(self, page: str | None) -> str:
         return f"{self._prefix}seen:{'site' if page is None else 'page:' + page}"
 
-    async def heartbeat(self, session_id: str, page: str | None) -> PresenceCounts:
+    async def heartbeat(
+        self, session_id: str, page: str | None, view: bool = False, address: str = ""
+    ) -> PresenceCounts:
         """This session is online (on `page` too, if given) for the next `ttl` seconds."""
-        return await self._heartbeats((session_member(session_id), page))
+        return await self._heartbeats((session_member(session_id), page, view, address))
 
     async def counts(self, page: str | None) -> PresenceCounts:
         return await self._reads(page)
@@ -116,12 +124,12 @@ class Presence:
         keys = [key for scope in scopes for key in (self._online_key(scope), self._seen_key(scope))]
         await self._leave_script(keys=keys, args=[session_member(session_id)])
 
-    async def _heartbeat_batch(self, beats: list[tuple[bytes, str | None]]) -> list[PresenceCounts]:
+    async def _heartbeat_batch(self, beats: list[Beat]) -> list[PresenceCounts]:
         """One script call for many heartbeats; each answered with its own counts."""
         keys = [self._online_key(None), self._seen_key(None)]
         page_index: dict[str, int] = {}
         args: list[bytes | int] = [self.ttl, _LEFTOVER_CHECKS_PER_HEARTBEAT]
-        for member, page in beats:
+        for member, page, _, _ in beats:
             index = 0
             if page is not None:
                 index = page_index.get(page, 0)
@@ -133,10 +141,13 @@ class Presence:
             args.append(index)
         flat = await self._heartbeat_script(keys=keys, args=args)
         ttl = self.ttl
-        return [
+        counts = [
             PresenceCounts(int(flat[i]), None if flat[i + 1] < 0 else int(flat[i + 1]), ttl)
             for i in range(0, len(flat), 2)
         ]
+        if self.on_batch is not None:
+            await self.on_batch(beats, counts)
+        return counts
 
     async def _count_batch(self, pages: list[str | None]) -> list[PresenceCounts]:
         """One script call for many readers: each distinct scope counted once."""

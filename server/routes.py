@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from server.catalog import SiteCatalog
 from server.clients import client_address
 from server.errors import ApiError, error_json, error_response
+from server.history import TrafficHistory, TrafficRecorder, address_key
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi_endpoint
 from server.payloads import (
@@ -32,7 +32,7 @@ from server.payloads import (
     read_body,
 )
 from server.poll_config import Poll
-from server.polls import PollStore, admin_tally_json, poll_json, poll_json_bytes
+from server.polls import PollStore, poll_json, poll_json_bytes
 from server.presence import Presence, normalize_page
 from server.ratelimit import VoteRateLimiter
 from server.sessions import SessionSigner, Visitor
@@ -54,6 +54,8 @@ class Services:
     signer: SessionSigner
     metrics: Metrics
     limiter: VoteRateLimiter | None = None
+    traffic: TrafficHistory | None = None
+    recorder: TrafficRecorder | None = None
 
 
 def _services(request: Request) -> Services:
@@ -118,7 +120,9 @@ async def presence_heartbeat(
 ) -> tuple[int, bytes]:
     body = await optional_json_object(scope, receive, services.settings.max_body_bytes)
     page = normalize_page(body.get("page"))
-    counts = await services.presence.heartbeat(visitor.id, page)
+    view = body.get("view") is True
+    address = address_key(client_address(scope), services.settings.secret_keys[0])
+    counts = await services.presence.heartbeat(visitor.id, page, view, address)
     services.metrics.heartbeats.inc()
     services.metrics.online.set(counts.online)
     return 200, counts.as_json_bytes()
@@ -187,7 +191,7 @@ async def json_vote(
     body = parse_json_object(await read_body(scope, receive, services.settings.max_body_bytes))
     option = _checked_option(poll, body.get("option"))
     await _rate_limit(scope, services)
-    result = await services.polls.vote(poll, visitor.id, option)
+    result = await services.polls.vote(poll, visitor.id, option, _voter(services, scope))
     if not result.counted:
         refusal = error_json(
             "already_voted",
@@ -226,11 +230,16 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
         option = None  # nothing counted; the page shows the ballot again
     if option is not None:
         await _rate_limit(request.scope, services)
-        result = await services.polls.vote(poll, _visitor(request).id, option)
+        voter = _voter(services, request.scope)
+        result = await services.polls.vote(poll, _visitor(request).id, option, voter)
         if result.counted:
             services.metrics.count_vote(poll.id)
     back = referer if referer and _origin_of(referer) in allowed else "/"
     return RedirectResponse(back, status_code=303, headers=_NO_STORE)
+
+
+def _voter(services: Services, scope: Scope) -> str:
+    return address_key(client_address(scope), services.settings.secret_keys[0])
 
 
 async def _rate_limit(scope: Scope, services: Services) -> None:
@@ -263,34 +272,6 @@ def _trusted_origins(request: Request, settings: Settings) -> set[str]:
     return {own, *settings.allowed_origins}
 
 
-# Admin
-
-
-def _require_admin(request: Request, settings: Settings) -> None:
-    if settings.admin_token is None:
-        raise ApiError(404, "admin_disabled", "The admin API is off: set PORTAL_ADMIN_TOKEN")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = settings.admin_token.encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-        raise ApiError(401, "unauthorized", "Send Authorization: Bearer <PORTAL_ADMIN_TOKEN>")
-
-
-async def admin_polls(request: Request) -> Response:
-    services = _services(request)
-    _require_admin(request, services.settings)
-    tallies = await services.polls.tallies(None)
-    polls = services.polls.polls.values()
-    body = [admin_tally_json(p, t) for p, t in zip(polls, tallies, strict=True)]
-    return _json({"polls": body})
-
-
-async def admin_poll(request: Request) -> Response:
-    services = _services(request)
-    _require_admin(request, services.settings)
-    poll = _poll(services, request.scope)
-    return _json(admin_tally_json(poll, await services.polls.tally(poll, None)))
-
-
 # Health
 
 
@@ -317,8 +298,6 @@ ROUTES = [
     Route("/api/polls/{poll_id}", poll_read, methods=["GET"]),
     Route("/api/presence/leave", presence_leave, methods=["POST"]),
     Route("/api/polls", polls_list, methods=["GET"]),
-    Route("/api/admin/polls", admin_polls, methods=["GET"]),
-    Route("/api/admin/polls/{poll_id}", admin_poll, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics_endpoint, methods=["GET"]),

@@ -130,7 +130,7 @@ class Settings:
                 env, "PORTAL_MAX_VISITORS_PER_ADDRESS", 500, 1, 10_000_000
             ),
             max_pages=_whole(env, "PORTAL_MAX_PAGES", 10_000, 1, 10_000_000),
-            log_format=_log_format(env),
+            log_format=log_format_from_env(env),
             build_dir=Path(build) if build else None,
             trusted_proxies=_networks(env.get("PORTAL_TRUSTED_PROXIES", "")),
             access_log=_switch(env, "PORTAL_ACCESS_LOG", default=True),
@@ -161,7 +161,8 @@ def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int)
     return value
 
 
-def _log_format(env: Mapping[str, str]) -> str:
+def log_format_from_env(env: Mapping[str, str]) -> str:
+    """PORTAL_LOG_FORMAT, else `text` on a terminal and `json` anywhere else."""
     import sys
 
     raw = env.get("PORTAL_LOG_FORMAT", "").strip().lower()

@@ -112,6 +112,10 @@ async def client(
         yield client
 
 
+PORTAL_PROCESSES: dict[str, subprocess.Popen[bytes]] = {}
+"""The `portal serve` process behind each base URL `start_portal` returned (to measure it)."""
+
+
 @pytest.fixture
 def start_portal(
     redis_url: str, key_prefix: str, tmp_path_factory: pytest.TempPathFactory
@@ -151,6 +155,7 @@ def start_portal(
         process = subprocess.Popen(args, env=full_env, cwd=REPO, stdout=log, stderr=log)
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
+        PORTAL_PROCESSES[base] = process
         deadline = time.monotonic() + 60
         while True:
             try:

@@ -177,8 +177,12 @@ async def test_concurrent_votes_each_get_their_own_result(
     votes = [(polls["p-1"], sid, "yes" if i % 3 else "no") for i, sid in enumerate(ids)]
     votes.append((polls["p-1"], ids[0], "yes"))  # a second vote in the same batch
     votes.append((polls["p-2"], ids[0], "yes"))  # another poll: its own call (hash slot)
-    results = await asyncio.gather(*(store.vote(poll, sid, opt) for poll, sid, opt in votes))
-    assert calls == [2, 2]  # one call per poll, each touching that poll's two keys
+    results = await asyncio.gather(
+        *(store.vote(poll, sid, opt, "voter-hash") for poll, sid, opt in votes)
+    )
+    # One call per poll, each touching that poll's keys: ballots, tally, and its history
+    # (series, the address index, the one address's ballots).
+    assert calls == [5, 5]
     assert [r.counted for r in results] == [True] * 10 + [False, True]
     # Each counted vote sees the tally right after it, in order.
     assert [sum(r.tally.votes.values()) for r in results[:10]] == list(range(1, 11))

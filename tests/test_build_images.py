@@ -252,3 +252,24 @@ def test_unreadable_image_is_a_build_problem(tmp_path: Path) -> None:
         BuildError, match=re.escape("static/img/anh/hong.jpg: not a readable image")
     ):
         build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
+
+
+def test_unusual_modes_and_orientation(tmp_path: Path) -> None:
+    """CMYK JPEG, palette and 16-bit PNG, and a camera's portrait photo stored sideways."""
+    site = photo_site(tmp_path)
+    img = site / "static/img/anh"
+    Image.new("CMYK", (800, 600), (0, 128, 128, 0)).save(img / "in-an.jpg", "JPEG")
+    Image.new("P", (700, 500), 3).save(img / "bang-mau.png", "PNG")
+    Image.new("I;16", (900, 300), 1000).save(img / "sau-bit.png", "PNG")
+    sideways = Image.new("RGB", (1200, 800), (200, 30, 30))
+    exif = sideways.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to show"
+    sideways.save(img / "doc.jpg", "JPEG", exif=exif)
+    report = build_site(site, tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert report.images_processed == 7
+    variants = tmp_path / "out/static/_anh/img/anh"
+    with Image.open(next(variants.glob("doc-480w.*.jpg"))) as portrait:
+        assert portrait.size == (480, 720)  # upright, as the camera meant it
+    for name in ("in-an-480w.*.webp", "bang-mau-480w.*.png", "sau-bit-480w.*.webp"):
+        with Image.open(next(variants.glob(name))) as variant:
+            assert variant.width == 480

@@ -16,7 +16,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from portal.builder import BuildError, build_site
+from portal.builder import BuildError, build_site, output
 from portal.builder.output import generations_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,18 +89,18 @@ def test_next_change_is_the_next_publication_or_poll_time(tmp_path: Path) -> Non
     assert report.scheduled == 2
     assert report.next_change == now + dt.timedelta(days=2)
     assert manifest(out)["next_change"] == "2030-01-03T08:00:00+07:00"
-    # A poll that closes sooner comes first (naive times are in the site's time zone).
+    # A poll that closes sooner comes first.
     toml = site / "site.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8").replace(
-            "open = true", "open = true\ncloses = 2030-01-02T20:30:00", 1
+            "open = true", "open = true\ncloses = 2030-01-02T20:30:00+07:00", 1
         ),
         encoding="utf-8",
     )
     report = build_site(site, out, cache_dir=tmp_path / "cache", now=now)
     assert report.next_change == dt.datetime(2030, 1, 2, 20, 30, tzinfo=TZ)
     polls = manifest(out)["polls"]
-    assert isinstance(polls, list) and polls[0]["closes"] == "2030-01-02T20:30:00"
+    assert isinstance(polls, list) and polls[0]["closes"] == "2030-01-02T20:30:00+07:00"
     # Nothing changed since: up to date, and it still says when to build again.
     again = build_site(site, out, cache_dir=tmp_path / "cache", now=now)
     assert again.up_to_date
@@ -139,6 +139,17 @@ def test_drafts_only_in_previews_and_marked(tmp_path: Path) -> None:
     assert not (preview / DRAFT).exists()
 
 
+def generation_names(out: Path) -> list[str]:
+    return sorted(p.name for p in generations_dir(out).iterdir() if p.name.isdigit())
+
+
+@pytest.fixture
+def no_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generations no longer served may be recycled at once (readers are not waited for)."""
+    monkeypatch.setattr(output, "RETIRED_SECONDS", 0.0)
+
+
+@pytest.mark.usefixtures("no_grace")
 def test_output_is_a_symlink_to_a_generation(tmp_path: Path) -> None:
     site = copy_site(tmp_path)
     out = tmp_path / "dist"
@@ -158,9 +169,7 @@ def test_output_is_a_symlink_to_a_generation(tmp_path: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8") + "\nThêm nữa.\n", encoding="utf-8")
     build_site(site, out, cache_dir=tmp_path / "cache")
     # The served one and the one before it (for readers still on it); older ones go.
-    assert sorted(p.name for p in generations_dir(out).iterdir()) == sorted(
-        [second.name, out.resolve().name]
-    )
+    assert generation_names(out) == sorted([second.name, out.resolve().name])
     # Unchanged files are shared between generations, not copied.
     assert (second / "404.html").stat().st_ino == (out / "404.html").stat().st_ino
 
@@ -169,6 +178,7 @@ def tree(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
 
+@pytest.mark.usefixtures("no_grace")
 def test_recycled_generations_equal_clean_builds(tmp_path: Path) -> None:
     """Each build recycles the generation before the served one, bringing it up to date
     with only the files the last build changed: the result must equal a clean build."""
@@ -190,7 +200,7 @@ def test_recycled_generations_equal_clean_builds(tmp_path: Path) -> None:
         clean = tmp_path / f"clean-{n}"
         build_site(site, clean, cache_dir=tmp_path / f"clean-cache-{n}")
         assert tree(out) == tree(clean), n
-        assert len(list(generations_dir(out).iterdir())) == 2
+        assert len(generation_names(out)) == 2
 
 
 def test_failed_build_leaves_the_served_generation(tmp_path: Path) -> None:
@@ -204,7 +214,7 @@ def test_failed_build_leaves_the_served_generation(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="template syntax error"):
         build_site(site, out, cache_dir=tmp_path / "cache")
     assert out.resolve() == served
-    assert [p.name for p in generations_dir(out).iterdir()] == [served.name]
+    assert generation_names(out) == [served.name]
 
 
 def test_reader_never_sees_a_mix_or_a_missing_file(tmp_path: Path) -> None:
@@ -251,6 +261,21 @@ def test_reader_never_sees_a_mix_or_a_missing_file(tmp_path: Path) -> None:
     assert not failures
     assert all(len(v) == 1 for v in seen), [v for v in seen if len(v) != 1]
     assert len(set().union(*seen)) > 1  # it did read while builds switched versions
+    # Generations stopped being served only now: still there, for readers still on them.
+    assert len(generation_names(out)) == 5
+
+
+def test_generations_are_left_alone_while_recently_served(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    out = tmp_path / "dist"
+    build_site(site, out, cache_dir=tmp_path / "cache")
+    first = out.resolve()
+    before = tree(first)
+    body = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
+    for n in range(3):
+        body.write_text(body.read_text(encoding="utf-8") + f"\nLần {n}.\n", "utf-8")
+        build_site(site, out, cache_dir=tmp_path / "cache")
+    assert tree(first) == before  # neither recycled nor deleted: it was served just now
 
 
 def test_caches_are_plain_data_and_other_versions_are_ignored(tmp_path: Path) -> None:

@@ -3,14 +3,18 @@ shown update date."""
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from portal.builder import build_site
+from portal.builder.taxonomy import RelatedIndex, collect_tags, tag_slug
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "site"
@@ -41,7 +45,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_article(site, "a", "Bài A", "2025-06-10", ["lúa", "nước"])
     write_article(site, "b", "Bài B", "2025-06-01", ["lúa", "nước"])
     write_article(site, "c", "Bài C", "2025-06-05", ["nước"], category="thong-bao")
-    write_article(site, "d", "Bài D", "2025-06-20", [])
+    write_article(site, "d", "Bài D", "2025-06-20", ['"?!"'])  # no slug: no page
     (site / "content/tin-tuc/d.md").write_text(
         read(site, "content/tin-tuc/d.md").replace(
             "date:", "updated: 2025-07-02T10:00:00+07:00\ndate:"
@@ -90,6 +94,12 @@ def test_article_tags_link_to_their_pages(out: Path) -> None:
     assert titles_in(tag_page) == ["Bài A", "Bài B"]
 
 
+def test_tag_without_a_slug_is_shown_unlinked(out: Path) -> None:
+    html = read(out, "bai-viet/bai-d.html")
+    assert '<ul class="tags" aria-label="Từ khóa">\n    <li>?!</li>' in html
+    assert not (out / "the/index.html").exists()  # no page at an empty slug
+
+
 def test_related_articles_order(out: Path) -> None:
     # Most shared tags first, then fewer, then the newest of the same category; never itself.
     related = related_of(read(out, "bai-viet/bai-a.html"))
@@ -121,3 +131,31 @@ def test_updated_date_is_shown_only_when_given(out: Path) -> None:
             assert shown.group(2) == f"{day} - {month} - {year}"
         else:
             assert shown is None, page
+
+
+def test_related_ranking_matches_brute_force() -> None:
+    """The fast ranking (counted per tag set) equals the definition on random sites."""
+    rng = random.Random(13)
+    names = ["Nông thôn mới", "nông thôn mới", "giao thông", "y tế", "giáo dục", "lễ hội"]
+    for _ in range(20):
+        articles: list[Any] = [
+            SimpleNamespace(
+                url=f"/bai-viet/{i}.html",
+                category=SimpleNamespace(id=rng.choice("ab")),
+                parsed=SimpleNamespace(tags=tuple(rng.sample(names, rng.randint(0, 3)))),
+            )
+            for i in range(60)
+        ]  # newest first, as the site model orders them
+        index = RelatedIndex(articles, collect_tags(articles))
+
+        def slugs(a: Any) -> set[str]:
+            return {tag_slug(t) for t in a.parsed.tags}
+
+        for a in articles:
+            shared = [(len(slugs(a) & slugs(b)), i, b) for i, b in enumerate(articles)]
+            ranked = [
+                b for n, _, b in sorted(shared, key=lambda x: (-x[0], x[1])) if n and b is not a
+            ]
+            same = [b for b in articles if b.category.id == a.category.id and b is not a]
+            expected = (ranked + [b for b in same if b not in ranked])[:5]
+            assert index.related(a) == expected

@@ -108,8 +108,8 @@ def test_dockerfile_service_runs_uvicorn_as_a_non_root_user() -> None:
     assert users and users[-1] not in ("root", "0", "0:0")
     assert any(line.startswith("RUN useradd") and users[-1] in line for line in service)
     (cmd,) = [line for line in service if line.startswith("CMD")]
-    assert "uvicorn --factory server.app:create_app_from_env" in cmd
-    assert "--port 8000" in cmd and "--no-proxy-headers" in cmd
+    # The one serving configuration of `portal serve` (server.serving), on all interfaces.
+    assert "exec python -m server.serving --host 0.0.0.0 --port 8000" in cmd
     (healthcheck,) = [line for line in service if line.startswith("HEALTHCHECK")]
     assert "127.0.0.1:8000/readyz" in healthcheck
 

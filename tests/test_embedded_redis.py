@@ -65,3 +65,32 @@ def test_embedded_redis_dies_with_its_parent(tmp_path: Path) -> None:
         time.sleep(0.05)
     with EmbeddedRedis(tmp_path) as url:  # the data dir is free again
         assert url.startswith("unix://")
+
+
+def test_a_supervised_redis_that_dies_is_started_again_on_its_data(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    import redis
+
+    embedded = EmbeddedRedis(tmp_path)
+    url = embedded.start()
+    embedded.supervise(interval=0.05)
+    try:
+        client = redis.Redis.from_url(url)
+        client.set("kept", "yes")
+        assert embedded.process is not None
+        first = embedded.process.pid
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while embedded.restarts == 0:
+            assert time.monotonic() < deadline, "not restarted"
+            time.sleep(0.05)
+        assert embedded.process is not None and embedded.process.pid != first
+        assert client.get("kept") == b"yes"  # same address, same append-only file
+    finally:
+        embedded.stop()
+    assert embedded.process is None  # stopped for good: the supervisor does not bring it back
+    time.sleep(0.2)
+    assert embedded.process is None

@@ -64,7 +64,7 @@ async def beat_many(presence: Presence, members: list[bytes], page: str) -> list
     """Heartbeats in script calls of 5,000, as a busy worker would send them."""
     online = []
     for start in range(0, len(members), 5_000):
-        batch = [(member, page) for member in members[start : start + 5_000]]
+        batch = [(member, page, False, "") for member in members[start : start + 5_000]]
         counts = await presence._heartbeat_batch(batch)
         online.append(counts[-1].online)
     return online

@@ -412,7 +412,8 @@ def prepare_site_images(ctx: BuildContext) -> None:
 
     def run(fn: Callable[..., list[Any]], items: Sequence[Any], *args: Any) -> list[Any]:
         ctx.progress.start("Resizing images", len(items))
-        done = ctx.pool.map_chunks(fn, items, ctx.progress, *args)
+        # A photo takes a good part of a second: two already pay for the workers.
+        done = ctx.pool.map_chunks(fn, items, ctx.progress, *args, threshold=2)
         ctx.progress.finish()
         return done
 
@@ -501,18 +502,7 @@ def render(ctx: BuildContext) -> None:
         _hash(ctx.settings_bytes),
         json.dumps(setup.globals, sort_keys=True, default=str),
     )
-    # A page is rendered again when its key changed, or when it is missing from what is
-    # served (the new generation has what the served one has).
-    assert ctx.generation is not None
-    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
-    todo: list[PageTask] = []
-    for task in ctx.tasks:
-        key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
-        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
-            continue
-        todo.append(task)
-        if known.get(task.file) == key:  # deleted by hand: differs from what is served
-            ctx.changed.add(task.file)
+    todo = _pages_to_render(ctx, global_key)
     ctx.timings.mark("page keys")
     ctx.progress.start("Rendering pages", len(todo))
     # This process would only wait for the workers: it saves the article cache meanwhile.
@@ -534,6 +524,22 @@ def render(ctx: BuildContext) -> None:
     ctx.progress.finish()
     ctx.changed.update(rel for rel, changed in rendered if changed)
     ctx.timings.mark("render")
+
+
+def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
+    """Every page's key; the pages whose key changed, or that are missing from what is
+    served (the new generation has what the served one has)."""
+    assert ctx.generation is not None
+    known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target)
+    todo: list[PageTask] = []
+    for task in ctx.tasks:
+        key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
+        if known.get(task.file) == key and os.path.isfile(os.path.join(served, task.file)):
+            continue
+        todo.append(task)
+        if known.get(task.file) == key:  # deleted by hand: differs from what is served
+            ctx.changed.add(task.file)
+    return todo
 
 
 def write_extras(ctx: BuildContext) -> None:

@@ -310,22 +310,8 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         for needle, message, hint in render_markdown(body, source)[3].errors:
             fp.in_body(body, needle, message, hint)
         raise BuildError(fp.problems)
-    for key in sorted(str(k) for k in fm if k not in _FIELDS):
-        fp.add(key, "unknown front matter field", did_you_mean(key, _FIELDS))
-    title = _text(fm.get("title"), "title", fp, required=True) or ""
-    date = None
-    if fm.get("date") is None:
-        fp.add("date", "missing", "add a date: line, e.g. date: 2023-03-21T08:30:00+07:00")
-    else:
-        date = _parse_date(fm["date"], "date", fp)
+    title, date, category, slug, draft = _required_fields(fm, fp)
     updated = _parse_date(fm["updated"], "updated", fp) if fm.get("updated") else None
-    category = _text(fm.get("category"), "category", fp, required=True) or ""
-    slug = _text(fm.get("slug"), "slug", fp)
-    if slug is not None and not is_valid_slug(slug):
-        fp.add("slug", f"{slug!r} is not a valid slug", "use lowercase letters, digits, hyphens")
-    draft = fm.get("draft", False)
-    if not isinstance(draft, bool):
-        fp.add("draft", f"must be true or false, got {draft!r}")
     tags = _tags(fm.get("tags"), fp)
     image = _text(fm.get("image"), "image", fp)
     image_alt = _text(fm.get("image_alt"), "image_alt", fp)
@@ -356,7 +342,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         image=image,
         image_alt=image_alt,
         image_caption=_text(fm.get("image_caption"), "image_caption", fp),
-        draft=bool(draft),
+        draft=draft,
         tags=tags,
         body_html=html,
         # Encoded here, in parallel and cached, rather than for the whole index every build.
@@ -365,6 +351,28 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         abs_links=tuple(refs.abs_links),
         images=tuple(refs.images),
     )
+
+
+def _required_fields(
+    fm: dict[str, Any], fp: _FileProblems
+) -> tuple[str, dt.datetime | None, str, str | None, bool]:
+    """Title, date, category, slug and draft, checked; unknown fields are problems too."""
+    for key in sorted(str(k) for k in fm if k not in _FIELDS):
+        fp.add(key, "unknown front matter field", did_you_mean(key, _FIELDS))
+    title = _text(fm.get("title"), "title", fp, required=True) or ""
+    date = None
+    if fm.get("date") is None:
+        fp.add("date", "missing", "add a date: line, e.g. date: 2023-03-21T08:30:00+07:00")
+    else:
+        date = _parse_date(fm["date"], "date", fp)
+    category = _text(fm.get("category"), "category", fp, required=True) or ""
+    slug = _text(fm.get("slug"), "slug", fp)
+    if slug is not None and not is_valid_slug(slug):
+        fp.add("slug", f"{slug!r} is not a valid slug", "use lowercase letters, digits, hyphens")
+    draft = fm.get("draft", False)
+    if not isinstance(draft, bool):
+        fp.add("draft", f"must be true or false, got {draft!r}")
+    return title, date, category, slug, draft is True
 
 
 def _front_matter(fm_text: str, fp: _FileProblems) -> dict[str, Any] | None:

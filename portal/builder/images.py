@@ -186,7 +186,7 @@ def _targets(width: int) -> list[int]:
 
 def _encode(img: Any, fmt: str) -> bytes:
     out = io.BytesIO()
-    if fmt == "JPEG":
+    if fmt == "JPEG":  # no alpha in JPEG: transparent parts become black, as browsers do
         rgb = img if img.mode in ("RGB", "L") else img.convert("RGB")
         rgb.save(out, "JPEG", quality=_QUALITY["JPEG"], optimize=True, progressive=True)
     elif fmt == "WEBP":
@@ -200,36 +200,42 @@ def _encode(img: Any, fmt: str) -> bytes:
 def _make_variants(cache_dir: str, items: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """Worker: decode each (site path, digest, file) and store its variants in the cache;
     returns each one's index entry (or {"error": ...})."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     results: list[dict[str, Any]] = []
     for url, digest, path in items:
         fmt = _RASTER.get(posixpath.splitext(url)[1].lower())
         try:
-            with Image.open(path) as opened:
-                if fmt is None or getattr(opened, "is_animated", False):
-                    # Size only (animated images and formats without variants).
-                    results.append({"width": opened.width, "height": opened.height,
-                                    "format": opened.format or "", "variants": []})  # fmt: skip
-                    continue
-                img = ImageOps.exif_transpose(opened)
-                img.load()
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            results.append(_variants_of(path, fmt, Path(cache_dir), digest))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            # (Pillow raises SyntaxError for some malformed headers.)
             results.append({"error": f"not a readable image ({exc})"})
-            continue
-        variants = []
-        current = img
-        for width in reversed(_targets(img.width)):
-            height = max(1, round(img.height * width / img.width))
-            if current.width != width:
-                current = current.resize((width, height), Image.Resampling.LANCZOS)
-            for out_fmt in sorted({fmt, "WEBP"}):
-                data = _encode(current, out_fmt)
-                _store(Path(cache_dir) / f"{digest}-{width}.{_EXT[out_fmt]}", data)
-            variants.append([width, height])
-        results.append({"width": img.width, "height": img.height, "format": fmt,
-                        "variants": sorted(variants)})  # fmt: skip
     return results
+
+
+def _variants_of(path: str, fmt: str | None, directory: Path, digest: str) -> dict[str, Any]:
+    """One image's index entry, its variants stored as `<digest>-<width>.<ext>`."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as opened:
+        if fmt is None or getattr(opened, "is_animated", False):
+            # Size only (animated images and formats without variants).
+            size = {"width": opened.width, "height": opened.height}
+            return {**size, "format": opened.format or "", "variants": []}
+        img = ImageOps.exif_transpose(opened)  # as cameras meant it: portrait stays portrait
+        img.load()
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):  # CMYK, palette, 16-bit, ...
+        img = img.convert("RGBA" if img.has_transparency_data else "RGB")
+    variants = []
+    current = img
+    for width in reversed(_targets(img.width)):
+        height = max(1, round(img.height * width / img.width))
+        if current.width != width:
+            current = current.resize((width, height), Image.Resampling.LANCZOS)
+        for out_fmt in sorted({fmt, "WEBP"}):
+            _store(directory / f"{digest}-{width}.{_EXT[out_fmt]}", _encode(current, out_fmt))
+        variants.append([width, height])
+    return {"width": img.width, "height": img.height, "format": fmt, "variants": sorted(variants)}
 
 
 def _store(path: Path, data: bytes) -> None:

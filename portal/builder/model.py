@@ -68,26 +68,8 @@ def resolve_site(
     are not reported again). Returns the site made of the articles without problems, and
     the problems (the caller reports them with the others of the run)."""
     problems: list[Problem] = []
-    categories = config.category_map
-    tz = config.tz
-    live: list[tuple[ParsedArticle, dt.datetime]] = []
-    n_drafts = scheduled = 0
-    next_publish: dt.datetime | None = None
-    for p in parsed:
-        if p.category not in categories:
-            hint = did_you_mean(p.category, categories) or f"site.toml has: {', '.join(categories)}"
-            problems.append(
-                Problem(f"content/{p.source}", None, "category", f"unknown {p.category!r}", hint)
-            )
-            continue
-        date = _aware(p.date, tz)
-        if p.draft:
-            n_drafts += 1
-        elif date > now:
-            scheduled += 1
-            next_publish = date if next_publish is None else min(next_publish, date)
-        if drafts or not (p.draft or date > now):
-            live.append((p, date))
+    categories, tz = config.category_map, config.tz
+    live, n_drafts, scheduled, next_publish = _publication(config, parsed, now, drafts, problems)
 
     # Older articles claim a slug first, so publishing a new one never renames an old URL.
     live.sort(key=lambda item: (item[1], item[0].source))
@@ -116,6 +98,37 @@ def resolve_site(
     ]
     articles.sort(key=lambda a: (-a.date.timestamp(), a.slug))
     return SiteModel(tuple(articles), n_drafts, scheduled, next_publish), problems
+
+
+def _publication(
+    config: SiteConfig,
+    parsed: list[ParsedArticle],
+    now: dt.datetime,
+    drafts: bool,
+    problems: list[Problem],
+) -> tuple[list[tuple[ParsedArticle, dt.datetime]], int, int, dt.datetime | None]:
+    """(articles to publish with their aware dates, drafts, scheduled, next publication);
+    articles of unknown categories become problems."""
+    categories, tz = config.category_map, config.tz
+    live: list[tuple[ParsedArticle, dt.datetime]] = []
+    n_drafts = scheduled = 0
+    next_publish: dt.datetime | None = None
+    for p in parsed:
+        if p.category not in categories:
+            hint = did_you_mean(p.category, categories) or f"site.toml has: {', '.join(categories)}"
+            problems.append(
+                Problem(f"content/{p.source}", None, "category", f"unknown {p.category!r}", hint)
+            )
+            continue
+        date = _aware(p.date, tz)
+        if p.draft:
+            n_drafts += 1
+        elif date > now:
+            scheduled += 1
+            next_publish = date if next_publish is None else min(next_publish, date)
+        if drafts or not (p.draft or date > now):
+            live.append((p, date))
+    return live, n_drafts, scheduled, next_publish
 
 
 def _status(p: ParsedArticle, date: dt.datetime, now: dt.datetime) -> str:

@@ -6,20 +6,26 @@ mix. Every file is written to a temporary name and renamed, never changed in pla
 generations share the files they have in common (hard links) without one build touching
 what another generation serves.
 
-At most two generations exist: the served one and the one before it, kept for readers
-still walking it. The next build recycles that older one: it brings it up to date with
-the files the last build changed (hard links, O(changes)), then writes its own changes.
-Only the first build, or after an interrupted one, copies the whole tree (as hard links).
+A generation that stops being served is left alone for RETIRED_SECONDS, for readers
+still on it. After that a build recycles it: it brings it up to date with the files the
+last build changed (hard links, O(changes)), then writes its own changes; older ones are
+deleted. Otherwise (the first build, builds in quick succession, after an interrupted
+one) a build starts from a copy of the whole served tree, as hard links.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Collection
 from pathlib import Path
 
 GEN_SUFFIX = ".gen"
+#: How long a generation that stopped being served is left alone (for readers that
+#: started on it, e.g. a slow download or someone copying the site), before a build may
+#: recycle or delete it.
+RETIRED_SECONDS = 30.0
 
 
 def generations_dir(out_dir: Path) -> Path:
@@ -83,35 +89,46 @@ class Generation:
             (p for p in self.gens.iterdir() if _number(p) >= 0 and p != self.previous),
             key=_number,
         )
-        self.dir = self.gens / str(max([_number(p) for p in others] + [self._served_number()]) + 1)
-        self.marker = self.gens / f".{self.dir.name}.building"
+        served = _number(self.previous) if self.previous is not None else 0
+        self.dir = self.gens / str(max([_number(p) for p in others] + [served]) + 1)
+        self.marker = self._mark(self.dir, "building")
+        free = [p for p in others if self._is_free(p)]
         spare = others[-1] if others else None
         recyclable = (
             self.previous is not None
-            and spare is not None
+            and spare in free
             and last_changes is not None
             and spare.name == last_base
-            and not (self.gens / f".{spare.name}.building").exists()
         )
-        for path in self.gens.iterdir():  # crashed builds' leftovers
-            if path.name.endswith(".building"):
-                path.unlink()
+        for path in free:  # the spare is recycled or, with the others, goes
+            if not (recyclable and path == spare):
+                shutil.rmtree(path, ignore_errors=True)
+                self._mark(path, "retired").unlink(missing_ok=True)
         self.marker.touch()  # until commit: this generation is not a known state
         if recyclable:
-            assert self.previous is not None and spare is not None and last_changes is not None
+            assert spare is not None and self.previous is not None and last_changes is not None
             os.rename(spare, self.dir)
+            self._mark(spare, "retired").unlink(missing_ok=True)
             self._catch_up(self.previous, last_changes)
             return
-        for path in others:
-            shutil.rmtree(path, ignore_errors=True)
         source = self.previous or (self.out_dir if self.legacy else None)
         if source is not None:
             _link_tree(str(source), str(self.dir))
         else:
             self.dir.mkdir()
 
-    def _served_number(self) -> int:
-        return _number(self.previous) if self.previous is not None else 0
+    def _mark(self, generation: Path, state: str) -> Path:
+        return self.gens / f".{generation.name}.{state}"
+
+    def _is_free(self, generation: Path) -> bool:
+        """Not served for RETIRED_SECONDS (readers are done with it), and complete."""
+        if self._mark(generation, "building").exists():
+            return True  # an interrupted build's: never served
+        try:
+            retired = self._mark(generation, "retired").stat().st_mtime
+        except FileNotFoundError:
+            return True
+        return time.time() - retired >= RETIRED_SECONDS
 
     def _catch_up(self, served: Path, changes: Collection[str]) -> None:
         """Make the recycled generation equal to the served one: it lacks `changes`."""
@@ -139,6 +156,8 @@ class Generation:
         else:
             os.replace(link, self.out_dir)
         self.marker.unlink()
+        if self.previous is not None:
+            self._mark(self.previous, "retired").touch()
 
     def abandon(self) -> None:
         """A failed build: the served generation is untouched; drop the unfinished one."""

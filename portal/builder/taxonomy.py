@@ -7,6 +7,7 @@ page and is shown without a link.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,31 +58,45 @@ def collect_tags(articles: Sequence[Article]) -> list[Tag]:
 
 class RelatedIndex:
     """Related articles: most shared tags first, then the same category; newest first
-    among equals; never the article itself."""
+    among equals; never the article itself.
+
+    Articles are numbered newest first, so "newest" is "smallest number". Articles with
+    the same tags share one ranking (made once, with one place more: the article itself
+    is in it and is dropped)."""
 
     def __init__(self, articles: Sequence[Article], tags: Sequence[Tag]) -> None:
-        self.order = {a.url: i for i, a in enumerate(articles)}
-        self.by_tag = {t.slug: t.articles for t in tags}
-        self.by_category: dict[str, list[Article]] = {}
-        for a in articles:
-            self.by_category.setdefault(a.category.id, []).append(a)
+        self.articles = articles
+        self.number = {a.url: i for i, a in enumerate(articles)}
+        self.by_tag = {t.slug: [self.number[a.url] for a in t.articles] for t in tags}
+        self.by_category: dict[str, list[int]] = {}
+        for i, a in enumerate(articles):
+            self.by_category.setdefault(a.category.id, []).append(i)
+        self._ranked: dict[frozenset[str], list[int]] = {}
+
+    def _sharing(self, slugs: frozenset[str], limit: int) -> list[int]:
+        """The `limit` articles sharing most of `slugs`, newest first among equals."""
+        if len(slugs) == 1:
+            return self.by_tag[next(iter(slugs))][:limit]
+        counts: Counter[int] = Counter()
+        for slug in slugs:
+            counts.update(self.by_tag[slug])  # counted in C: tags can have thousands
+        return heapq.nsmallest(limit, counts, key=lambda i: (-counts[i], i))
 
     def related(self, a: Article, limit: int = RELATED_COUNT) -> list[Article]:
         """Up to `limit` articles to read after `a`."""
-        shared: Counter[str] = Counter()
-        found: dict[str, Article] = {}
-        for slug in {tag_slug(name) for name in a.parsed.tags}:
-            for other in self.by_tag.get(slug, ()):
-                if other.url != a.url:
-                    shared[other.url] += 1
-                    found[other.url] = other
-        ranked = sorted(shared, key=lambda url: (-shared[url], self.order[url]))[:limit]
-        chosen = [found[url] for url in ranked]
+        me = self.number[a.url]
+        slugs = frozenset(s for s in map(tag_slug, a.parsed.tags) if s in self.by_tag)
+        chosen: list[int] = []
+        if slugs:
+            ranked = self._ranked.get(slugs)
+            if ranked is None:
+                ranked = self._ranked[slugs] = self._sharing(slugs, limit + 1)
+            chosen = [i for i in ranked if i != me][:limit]
         if len(chosen) < limit:
-            taken = {a.url, *ranked}
-            for other in self.by_category.get(a.category.id, ()):
-                if other.url not in taken:
-                    chosen.append(other)
+            taken = {me, *chosen}
+            for i in self.by_category.get(a.category.id, ()):
+                if i not in taken:
+                    chosen.append(i)
                     if len(chosen) == limit:
                         break
-        return chosen
+        return [self.articles[i] for i in chosen]

@@ -102,10 +102,11 @@ class Pool:
         progress: Progress,
         *args: Any,
         meanwhile: Callable[[], None] | None = None,
+        threshold: int = POOL_THRESHOLD,
     ) -> list[R]:
-        """`fn(*args, chunk)` over chunks of items, in workers when there are enough;
-        `meanwhile` runs here while they work."""
-        if self.workers <= 1 or len(items) < POOL_THRESHOLD:
+        """`fn(*args, chunk)` over chunks of items, in workers when there are at least
+        `threshold` (fewer for heavy items); `meanwhile` runs here while they work."""
+        if self.workers <= 1 or len(items) < threshold:
             results: list[R] = []
             for chunk in _chunks(items, max(1, len(items) // 200)):
                 results.extend(fn(*args, chunk))
