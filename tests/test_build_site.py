@@ -72,7 +72,9 @@ def page(out: Path, rel: str) -> Page:
 
 
 def html_files(out: Path) -> list[Path]:
-    return sorted(out.rglob("*.html"))
+    """The site's pages (not the articles' downloads under tai-ve/: documents of their own,
+    tested in test_agency.py)."""
+    return sorted(p for p in out.rglob("*.html") if p.relative_to(out).parts[0] != "tai-ve")
 
 
 def article_files(out: Path) -> list[Path]:

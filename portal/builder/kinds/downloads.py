@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from ..model import Article, link_urls
-from ..pages import PageTask, SiteView
+from ..pages import DASH, PageTask, SiteView
 from ..urls import ARTICLE_DIR, url_to_file
 
 DOWNLOAD_DIR = "tai-ve"
@@ -56,7 +56,7 @@ class ArticleDownloads:
                 url_to_file(download_url(a.url)),
                 (a.parsed.digest, a.slug, a.category.id, *a.link_urls),
                 partial(_context, view, a),
-                a.parsed.title,
+                f"{a.parsed.title} {DASH} {view.config.short_name}",
             )
             for a in view.model.articles
             if not a.status
