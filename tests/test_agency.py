@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from portal.builder import BuildError, build_site
+from portal.builder.kinds import archives
 from portal.builder.pages import DASH
 from tests.test_build_site import BASE, SITE, SM, Page
 
@@ -266,12 +267,9 @@ def test_monthly_archives(out: Path) -> None:
     assert Page(article.read_text(encoding="utf-8")).find("a", href="/luu-tru/2023/06/")
 
 
-def test_archive_months_are_paginated(tmp_path: Path) -> None:
+def test_archive_months_are_paginated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archives, "MONTH_PAGE_SIZE", 1)
     site = copy_site(tmp_path)
-    toml = site / "site.toml"
-    toml.write_text(
-        toml.read_text(encoding="utf-8").replace("page_size = 10", "page_size = 1"), "utf-8"
-    )
     build_site(site, tmp_path / "o", cache_dir=tmp_path / "c")
     months = sorted((tmp_path / "o/luu-tru").glob("*/*/trang-2.html"))
     assert months, "a month with two articles has a second page"
@@ -300,3 +298,14 @@ def test_pages_link_only_to_files_that_exist(out: Path) -> None:
                 path = link.split("#")[0].split("?")[0]
                 target = out / (path.lstrip("/") + ("index.html" if path.endswith("/") else ""))
                 assert target.is_file(), (rel, link)
+
+
+def test_downloads_can_be_turned_off(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    toml = site / "site.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace("[site]\n", "[site]\narticle_downloads = false\n", 1), "utf-8")
+    build_site(site, tmp_path / "o", cache_dir=tmp_path / "c")
+    assert not (tmp_path / "o/tai-ve").exists()
+    article = next((tmp_path / "o/bai-viet").glob("*.html")).read_text(encoding="utf-8")
+    assert "/tai-ve/" not in article

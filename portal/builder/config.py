@@ -72,6 +72,8 @@ class SiteConfig:
     polls: tuple[Poll, ...] = field(default_factory=tuple)
     links: tuple[SiteLink, ...] = ()
     english: English | None = None
+    # /tai-ve/<slug>.html for every article (one more file per article: off saves that)
+    article_downloads: bool = True
     # English texts of the polls: {poll id: {"question": ..., option id: label}}
     polls_en: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -88,7 +90,7 @@ class SiteConfig:
 
 _SITE_KEYS = {
     "name", "short_name", "base_url", "language", "timezone", "page_size", "description",
-    "latest_count", "feed_size", "publisher", "footer",
+    "latest_count", "feed_size", "publisher", "footer", "article_downloads",
 }  # fmt: skip
 _TABLES = {"site", "categories", "nav", "polls", "links", "english"}
 _CATEGORY_KEYS = {"id", "name", "description"}
@@ -196,6 +198,7 @@ def load_config(site_dir: Path) -> SiteConfig:
     links = site_links(check, data.get("links", []))
     english = _english(check, data.get("english"))
     polls_en = _polls_en(check, data.get("polls", []))
+    downloads = check.get(site, "article_downloads", bool, w, True)
     if check.problems:
         raise BuildError(check.problems)
     return SiteConfig(
@@ -216,6 +219,7 @@ def load_config(site_dir: Path) -> SiteConfig:
         links=tuple(links),
         english=english,
         polls_en=polls_en,
+        article_downloads=downloads is not False,
     )
 
 

@@ -173,6 +173,7 @@ class SiteView:
             "page_lang": "vi",
             "ui": WORDS["vi"],
             "switch": None,
+            "article_downloads": c.article_downloads,
             "links": [
                 {"label": k.label, "label_en": k.label_en or k.label, "url": k.url} for k in c.links
             ],

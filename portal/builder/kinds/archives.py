@@ -8,9 +8,8 @@ from functools import partial
 from typing import Any
 
 from ..model import Article
-from ..pages import DASH, PageTask, SiteView
+from ..pages import DASH, PageTask, SiteView, pagination
 from ..urls import url_to_file
-from .listings import Listing, listing_pages
 
 ARCHIVE_URL = "/luu-tru/"
 
@@ -51,6 +50,30 @@ def _index_context(view: SiteView, months: dict[tuple[int, int], list[Article]])
     }
 
 
+#: An archive month lists titles and dates only (no summaries, no pictures): a compact list
+#: of this many per page, so a large archive adds few pages to a build.
+MONTH_PAGE_SIZE = 50
+
+
+def _month_context(
+    view: SiteView, label: str, year: int, month: int, chunk: list[Article], n: int, total: int
+) -> dict[str, Any]:
+    url_of = partial(month_url, year, month)
+    return {
+        "meta": view.meta(
+            _title(label, view.config.short_name, n),
+            url_of(n),
+            f"Các bài viết đăng trong tháng {month:02d} năm {year}.",
+            section=ARCHIVE_URL,
+        ),
+        "heading": label,
+        "page_number": n,
+        "items": [view.card(a) for a in chunk],
+        "pagination": pagination(n, total, url_of),
+        "presence_page": None,
+    }
+
+
 class ArchivePages:
     """/luu-tru/ and /luu-tru/<year>/<month>/ (with trang-N.html pages)."""
 
@@ -59,27 +82,24 @@ class ArchivePages:
         months = by_month(view.model.articles)
         key = tuple(f"{y}-{m}:{len(a)}" for (y, m), a in months.items())
         title = f"Lưu trữ {DASH} {short}"
-        tasks = [
-            PageTask(
-                "archive.html",
-                url_to_file(ARCHIVE_URL),
-                key,
-                partial(_index_context, view, months),
-                title,
-            )
-        ]
+        make = partial(_index_context, view, months)
+        tasks = [PageTask("archive.html", url_to_file(ARCHIVE_URL), key, make, title)]
         for (year, month), arts in months.items():
             label = f"Lưu trữ tháng {month:02d}/{year}"
-            listing = Listing(
-                kind="archive",
-                heading=label,
-                intro=f"Các bài viết đăng trong tháng {month:02d} năm {year}.",
-                url_of=partial(month_url, year, month),
-                title_of=partial(_title, label, short),
-                section=ARCHIVE_URL,
-                feeds=("/atom.xml", "/rss.xml"),
-            )
-            tasks += listing_pages(view, listing, arts)
+            total = max(1, -(-len(arts) // MONTH_PAGE_SIZE))
+            for n in range(1, total + 1):
+                chunk = arts[(n - 1) * MONTH_PAGE_SIZE : n * MONTH_PAGE_SIZE]
+                page_key: tuple[str, ...] = (label, str(n), str(total))
+                page_key += tuple(f"{a.parsed.digest}:{a.slug}:{a.status}" for a in chunk)
+                tasks.append(
+                    PageTask(
+                        "archive_month.html",
+                        url_to_file(month_url(year, month, n)),
+                        page_key,
+                        partial(_month_context, view, label, year, month, chunk, n, total),
+                        _title(label, short, n),
+                    )
+                )
         return tasks
 
     def files(self, view: SiteView) -> dict[str, str]:

@@ -59,7 +59,7 @@ class ArticleDownloads:
                 f"{a.parsed.title} {DASH} {view.config.short_name}",
             )
             for a in view.model.articles
-            if not a.status
+            if not a.status and view.config.article_downloads
         ]
 
     def files(self, view: SiteView) -> dict[str, str]:
