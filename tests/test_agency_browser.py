@@ -55,6 +55,10 @@ def test_unit_filter_without_javascript(chromium: Any, portal: Portal) -> None:
     # An archive month, for the screenshots.
     page.goto(portal.base + "/luu-tru/2023/06/")
     screenshot(page, "body", "agency-archive-2023-06-desktop")
+    phone = chromium.new_context(java_script_enabled=False, **PHONE).new_page()
+    phone.goto(portal.base + "/luu-tru/2023/06/")
+    assert phone.locator(".archive-list li").count() == 3
+    screenshot(phone, "body", "agency-archive-2023-06-phone")
 
 
 def test_download_opens_offline_without_scripts(
