@@ -409,6 +409,13 @@ def main() -> int:
         print()
         for name, values in ratios.items():
             print(f"{name:32} {spread(values):>24}   (target {TARGETS[name]})")
+        # On a busy machine wall times swing with the load; CPU times (all processes of a
+        # run, best of the rounds) much less: their ratios are a second view, not the target.
+        print()
+        for name in ratios:
+            top, bottom = name.split(" / ")
+            if CPU.get(bottom):
+                print(f"{name + ' (CPU)':32} {CPU[top] / CPU[bottom]:6.3f}")
     finally:
         if args.keep:
             print(f"kept {root}")

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from portal.builder.watch import BuildOutcome
@@ -73,16 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _build(
-    site: Path, out: Path, *, workers: int | None, quiet: bool, problems: TextIO | None = None
-) -> int:
-    """`problems`: where build errors go (stderr for `portal build`, stdout under `serve`)."""
+def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
     from portal.builder import BuildError, build_site
 
     try:
         report = build_site(site, out, workers=workers, quiet=quiet)
     except BuildError as exc:
-        print(f"portal build: {exc}", file=problems or sys.stderr)
+        print(f"portal build: {exc}", file=sys.stderr)
         return 1
     if not quiet:
         print(
@@ -116,18 +113,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
     from server.embedded import EmbeddedRedis
-    from server.poll_config import load_polls
     from server.serving import current_limits
     from server.serving import run as run_server
     from server.settings import Settings, load_or_create_secret
 
     current_limits()  # fail before starting anything on a bad PORTAL_HTTP_* setting
-    load_polls(args.site / "site.toml")  # fail before starting anything on a bad poll config
-
     env = os.environ
     rebuilds.first_build()
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
-    # Not resolved: the output is a symlink to the served generation, switched by each build.
     env["PORTAL_STATIC_DIR"] = str(args.out.absolute())
     embedded: EmbeddedRedis | None = None
     if not env.get("PORTAL_REDIS_URL"):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One thing an editor must fix, as the terminal, the browser overlay and the error page
     show it: `file` is relative to the site directory (e.g. content/tin-tuc/a.md)."""
