@@ -4,7 +4,8 @@
 - `naive`: the straightforward service: one redis-py EVALSHA per request, with the portal's
   own Lua scripts, and nothing else (no session signing, no middleware).
 
-Run: `uvicorn --factory baseline_apps:bare` (or `:naive`, with BENCH_REDIS_URL set).
+Run: `python -m server.serving baseline_apps:bare --app-dir bench` (or `:naive`, with
+BENCH_REDIS_URL set): the uvicorn options `portal serve` uses.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Usage: python bench/widget_size.py [--budget BYTES]
 
-Exits non-zero when the gzip -9 total of all widget JS + CSS is over the budget (3 KB).
+Exits non-zero when the gzip -9 total of all widget JS + CSS is over the budget (3,500 bytes).
 Brotli needs the `brotli` package; without it the brotli column says so.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 WIDGETS = Path(__file__).resolve().parent.parent / "widgets"
 FILES = ("portal.js", "portal.css")
-BUDGET = 3 * 1024
+BUDGET = 3500
 
 
 def gzip_size(data: bytes) -> int:

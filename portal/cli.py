@@ -20,39 +20,7 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="portal", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    build = commands.add_parser("build", help="build the site into static HTML")
-    build.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site directory")
-    build.add_argument("-o", "--out", type=Path, default=Path("dist"), help="output directory")
-    build.add_argument(
-        "--workers", type=int, default=None, help="parallel workers (default: all cores)"
-    )
-    build.add_argument("--quiet", action="store_true", help="no progress output")
-    build.add_argument(
-        "--watch",
-        action="store_true",
-        help="never exit: rebuild on every change and at every scheduled publication time",
-    )
-
-    serve = commands.add_parser("serve", help="build, then serve the site, widgets and API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--site", type=Path, default=Path("site"), help="site directory")
-    serve.add_argument("--out", type=Path, default=Path("dist"), help="where the site is built")
-    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    serve.add_argument("--no-watch", action="store_true", help="do not rebuild on changes")
-    serve.add_argument(
-        "--drafts", action="store_true", help="also build drafts and future-dated articles"
-    )
-    serve.add_argument(
-        "--no-live-reload",
-        action="store_true",
-        help="pages do not reload themselves after a rebuild",
-    )
-
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     if args.command == "build":
         if args.watch:
             return _build_and_watch(args.site, args.out)
@@ -69,8 +37,115 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _serve(args)
     except (SettingsError, PollConfigError, EmbeddedRedisError, ServingError) as exc:
-        logging.getLogger("portal").error("portal: %s", exc)
+        logging.getLogger("portal").error("portal serve: %s", exc)
         return 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("portal")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="portal", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"portal {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser(
+        "build", help="build the site into static HTML", formatter_class=defaults
+    )
+    build.add_argument("site", nargs="?", type=Path, default=Path("site"), help="site directory")
+    build.add_argument("-o", "--out", type=Path, default=Path("dist"), help="output directory")
+    build.add_argument(
+        "--workers", type=int, default=None, help="parallel workers (None: one per core)"
+    )
+    build.add_argument("--quiet", action="store_true", help="no progress output")
+    build.add_argument(
+        "--watch",
+        action="store_true",
+        help="never exit: rebuild on every change and at every scheduled publication time",
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        help="build, then serve the site, widgets and API",
+        description="Build the site, then serve it with the widgets, the API and the admin "
+        "console from one origin, rebuilding on every change. Without PORTAL_REDIS_URL it "
+        "starts an embedded Redis with its data in PORTAL_DATA_DIR.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_environment_help(),
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--site", type=Path, default=Path("site"), help="site directory (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        help="where the site is built (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (default: %(default)s)"
+    )
+    serve.add_argument("--no-watch", action="store_true", help="do not rebuild on changes")
+    serve.add_argument(
+        "--drafts", action="store_true", help="also build drafts and future-dated articles"
+    )
+    serve.add_argument(
+        "--no-live-reload",
+        action="store_true",
+        help="pages do not reload themselves after a rebuild",
+    )
+    return parser
+
+
+def _environment_help() -> str:
+    from server.settings import ENVIRONMENT
+
+    width = max(len(name) for name, _, _ in ENVIRONMENT)
+    lines = [
+        f"  {name:<{width}}  {meaning} (default: {default})"
+        for name, default, meaning in ENVIRONMENT
+    ]
+    return "environment variables:\n" + "\n".join(lines)
+
+
+def _banner(args: argparse.Namespace, redis: str) -> None:
+    """Where to open what, on stdout, once the first build is done and before serving."""
+    import json
+
+    from portal.builder.urls import SITE_MANIFEST
+    from server.settings import Settings
+
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    base = f"http://{host if ':' not in host else f'[{host}]'}:{args.port}"
+    try:
+        pages = len(json.loads((args.out / SITE_MANIFEST).read_bytes())["pages"])
+        built = f"{pages} pages"
+    except (OSError, ValueError, KeyError):
+        built = "no site built yet"
+    admin = Settings.from_env().admin_token is not None
+    console = f"{base}/admin/" if admin else "off (set PORTAL_ADMIN_TOKEN, 16+ characters)"
+    print(
+        f"portal serve {_version()}: {built} from {args.site}/ in {args.out}/\n"
+        f"  site      {base}/\n"
+        f"  console   {console}\n"
+        f"  API       {base}/api/  (described at {base}/api/openapi.json)\n"
+        f"  Redis     {redis}\n"
+        "  stop with Ctrl+C",
+        flush=True,
+    )
 
 
 def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
@@ -123,6 +198,7 @@ def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
     env["PORTAL_SITE_DIR"] = str(args.site.resolve())
     env["PORTAL_STATIC_DIR"] = str(args.out.absolute())
     embedded: EmbeddedRedis | None = None
+    redis = "PORTAL_REDIS_URL"
     if not env.get("PORTAL_REDIS_URL"):
         data_dir = Path(env.get("PORTAL_DATA_DIR") or ".portal")
         embedded = EmbeddedRedis(data_dir)
@@ -130,7 +206,7 @@ def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
         embedded.supervise()  # restarted on the same data if it dies; /readyz says 503 meanwhile
         if not env.get("PORTAL_SECRET_KEY"):
             env["PORTAL_SECRET_KEY"] = load_or_create_secret(data_dir)
-        print(f"portal: embedded Redis at {embedded.url} (data in {data_dir})", flush=True)
+        redis = f"embedded Redis at {embedded.url} (data in {data_dir}/)"
     stop_watching = threading.Event()
     metrics_dir: str | None = None
     if args.workers > 1:
@@ -145,6 +221,7 @@ def _serve_site(args: argparse.Namespace, rebuilds: _Rebuilds) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         Settings.from_env()  # report a bad setting here, once, not from every worker
+        _banner(args, redis)
         if not args.no_watch:
             rebuilds.start(stop_watching)
         run_server(

@@ -4,49 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 
 from server.admin.live import LiveHub
 from server.admin.routes import ADMIN_ROUTES
 from server.admin.tools import AdminTools
 from server.catalog import SiteCatalog
-from server.clients import ForwardedMiddleware
-from server.cors import cors_middleware
-from server.edge import Edge, EdgeMiddleware
-from server.errors import EXCEPTION_HANDLERS
+from server.cors import CrossOrigin
+from server.edge import Edge
 from server.history import TrafficHistory, TrafficRecorder, start_history
-from server.hotpaths import HotPaths
 from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
+from server.pipeline import Mounts, Pipeline
 from server.polls import PollStore
 from server.presence import Presence
-from server.ratelimit import VoteRateLimiter
+from server.ratelimit import ADMIN_FAILURE_LIMIT, AddressLimiter, AdminGuard
+from server.router import Route, Router, from_starlette
 from server.routes import ROUTES, Services
 from server.security import SecurityHeaders
-from server.sessions import SessionMiddleware, SessionSigner
+from server.sessions import SessionSigner
 from server.settings import Settings
 from server.stats import StatsCache
 from server.store import connect
-
-_SESSION_PATHS = ("/api/presence", "/api/polls")
-
-
-class SiteFiles(StaticFiles):
-    """The built site; unknown API paths stay JSON errors instead of the site's HTML 404."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        if path == "api" or path.startswith("api/"):
-            raise HTTPException(404)
-        return await super().get_response(path, scope)
 
 
 class WidgetFiles(StaticFiles):
@@ -63,34 +47,17 @@ class WidgetFiles(StaticFiles):
         return response
 
 
-class PortalApp(Starlette):
-    """Starlette, with the hottest API calls answered before its middleware (`server.hotpaths`)."""
-
-    hot_paths: HotPaths | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.hot_paths is not None:
-            hot = self.hot_paths.match(scope)
-            services: Services | None = getattr(self.state, "services", None)
-            if hot is not None and services is not None:
-                await self.hot_paths.serve(self, services, hot, scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
-
-
-def create_app(settings: Settings) -> PortalApp:
-    """The service for `settings`; connects to Redis when it starts, not before."""
+def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeline:
+    """The service for `settings`: `server.routes.ROUTES`, the admin API's and console's
+    routes, and `extra_routes`; connects to Redis when it starts, not before."""
     catalog = SiteCatalog(settings.site_manifest, settings.site_dir / "site.toml")
     signer = SessionSigner(settings.secret_keys, settings.session_max_age)
     metrics = Metrics()
-    edge = Edge(
-        SecurityHeaders(settings.allowed_origins),
-        RequestMetrics(metrics),
-        AccessLog() if settings.access_log else None,
-    )
+    origins = CrossOrigin(settings.allowed_origins)
+    edge = Edge(RequestMetrics(metrics), AccessLog() if settings.access_log else None)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Pipeline) -> AsyncIterator[None]:
         redis = await connect(settings)
         polls = PollStore(redis, settings.redis_prefix, catalog)
         presence = Presence(redis, settings.redis_prefix, settings.presence_ttl)
@@ -98,7 +65,12 @@ def create_app(settings: Settings) -> PortalApp:
         recorder = TrafficRecorder(traffic, catalog)
         presence.on_batch = recorder.on_batch
         await start_history(traffic)
-        app.state.services = Services(
+
+        def limiter(limit: str | None, namespace: str) -> AddressLimiter | None:
+            return AddressLimiter(redis, settings, limit, namespace) if limit else None
+
+        failures = AddressLimiter(redis, settings, ADMIN_FAILURE_LIMIT, "admin-failure")
+        app.services = app.state.services = Services(
             settings=settings,
             redis=redis,
             catalog=catalog,
@@ -106,14 +78,15 @@ def create_app(settings: Settings) -> PortalApp:
             polls=polls,
             signer=signer,
             metrics=metrics,
-            limiter=(
-                VoteRateLimiter(redis, settings, settings.vote_rate_limit)
-                if settings.vote_rate_limit
-                else None
-            ),
+            origins=origins,
+            admin=AdminGuard(settings.admin_token, failures, metrics),
+            vote_limiter=limiter(settings.vote_rate_limit, "vote"),
+            visitor_limiter=limiter(settings.new_visitor_limit, "visitor"),
             traffic=traffic,
             recorder=recorder,
         )
+        # The console's sign-in counts its failures against the admin failure limit.
+        app.state.admin_auth_limiter = app.services.admin
         app.state.admin = AdminTools(
             redis, settings.redis_prefix, catalog, presence, polls, traffic, recorder
         )
@@ -129,35 +102,24 @@ def create_app(settings: Settings) -> PortalApp:
             if edge.access_log is not None:
                 edge.access_log.flush()
 
-    routes: list[BaseRoute] = [*ROUTES, *ADMIN_ROUTES]
+    mounts = Mounts()
     if settings.widgets_dir.is_dir():
-        routes.append(Mount("/widgets", WidgetFiles(directory=settings.widgets_dir)))
+        mounts.prefixed.append(("/widgets", WidgetFiles(directory=settings.widgets_dir)))
     if settings.static_dir is not None:
-        routes.append(Mount("/", SiteFiles(directory=Path(settings.static_dir), html=True)))
-
-    app = PortalApp(
-        routes=routes,
-        middleware=[
-            # Outermost first: the edge (request id, security headers, metrics, access log)
-            # covers everything, then the real client address and scheme (trusted proxies)
-            # for all that follows.
-            Middleware(EdgeMiddleware, edge=edge),
-            *(
-                [Middleware(ForwardedMiddleware, trusted_proxies=settings.trusted_proxies)]
-                if settings.trusted_proxies
-                else []
-            ),
-            *cors_middleware(settings),
-            Middleware(SessionMiddleware, signer=signer, paths=_SESSION_PATHS),
-        ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        mounts.site = StaticFiles(directory=Path(settings.static_dir), html=True)
+    routes = [*ROUTES, *from_starlette(ADMIN_ROUTES, mounts), *extra_routes]
+    app = Pipeline(
+        Router(routes),
+        mounts,
+        edge=edge,
+        security=SecurityHeaders(settings.allowed_origins),
+        origins=origins,
+        signer=signer,
+        trusted_proxies=settings.trusted_proxies,
         lifespan=lifespan,
     )
     app.state.metrics = metrics
     app.state.stats_cache = StatsCache()
-    app.hot_paths = HotPaths(
-        edge, signer, settings.trusted_proxies, cross_origin=bool(settings.allowed_origins)
-    )
     return app
 
 
@@ -173,7 +135,7 @@ async def _follow_site(catalog: SiteCatalog, polls: PollStore) -> None:
 CATALOG_REFRESH_SECONDS = 1.0
 
 
-def create_app_from_env() -> PortalApp:
+def create_app_from_env() -> Pipeline:
     """For `uvicorn --factory server.app:create_app_from_env` (what `portal serve` runs)."""
     configure_logging()
     return create_app(Settings.from_env())

@@ -1,7 +1,7 @@
 """Who is calling: the client address and scheme, believing forwarded headers only from proxies
 listed in `PORTAL_TRUSTED_PROXIES`.
 
-`ForwardedMiddleware` rewrites `scope["client"]` and `scope["scheme"]` once, at the edge, so
+The pipeline rewrites `scope["client"]` and `scope["scheme"]` once, first thing, so
 everything downstream (the vote rate limit, Secure cookies, same-origin checks) sees the real
 client without knowing about proxies. A forwarded header from any other peer is ignored: it is
 whatever the client chose to write.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from server.settings import IPNetwork
 
@@ -67,19 +67,6 @@ def forwarded_scheme(value: str) -> str | None:
     """The scheme the last proxy saw (`https`), from X-Forwarded-Proto; None if unusable."""
     scheme = value.split(",")[-1].strip().lower()
     return scheme if scheme in ("http", "https", "ws", "wss") else None
-
-
-class ForwardedMiddleware:
-    """Rewrites the client address and scheme from forwarded headers sent by trusted proxies."""
-
-    def __init__(self, app: ASGIApp, trusted_proxies: tuple[IPNetwork, ...]) -> None:
-        self.app = app
-        self.proxies = trusted_proxies
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            apply_forwarded(scope, self.proxies)
-        await self.app(scope, receive, send)
 
 
 def apply_forwarded(scope: Scope, proxies: tuple[IPNetwork, ...]) -> None:

@@ -1,17 +1,23 @@
-"""Errors as JSON: `{"error": {"code", "message"}}`, whatever went wrong."""
+"""Errors as JSON: `{"error": {"code", "message"}}`, whatever went wrong.
+
+`error_answer` turns any exception a handler raised into the status, body and headers the
+pipeline sends (`server.pipeline`): one place, so every route answers errors alike.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
+from starlette.types import Scope
 
 log = logging.getLogger("portal.errors")
+
+Header = tuple[bytes, bytes]
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -57,57 +63,42 @@ def error_json(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}, **extra}
 
 
-async def api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, headers=exc.headers, **exc.extra)
+def json_bytes(value: Any) -> bytes:
+    """JSON as every answer encodes it (as Starlette's JSONResponse does)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    headers = dict(exc.headers or {})
-    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+def json_headers(body: bytes) -> list[Header]:
+    """The headers of a JSON answer the pipeline frames itself."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
 
 
-async def redis_error(request: Request, exc: Exception) -> Response:
-    log.warning("redis unavailable: %s: %s", type(exc).__name__, exc)
-    counter = getattr(request.app.state, "metrics", None)
-    if counter is not None:
-        counter.redis_errors.inc()
-    return error_response(
-        503,
-        "redis_unavailable",
-        "The vote and presence store is unavailable; try again shortly.",
-        headers={"Retry-After": "2"},
-    )
-
-
-async def internal_error(request: Request, exc: Exception) -> Response:
-    # Runs outside the request's middleware, so the request id comes from the scope.
-    request_id = request.scope.get("state", {}).get("request_id")
-    log.error(
-        "unhandled error on %s %s",
-        request.method,
-        request.url.path[:200],
-        exc_info=exc,
-        extra={"request_id": request_id},
-    )
-    return error_response(500, "internal_error", "Something went wrong on our side.")
-
-
-async def answer_exception(request: Request, exc: Exception) -> Response:
-    """What the app's exception handlers answer for `exc`, for code running outside
-    Starlette's exception layers (`server.hotpaths`)."""
-    for kind in type(exc).__mro__:
-        handler = EXCEPTION_HANDLERS.get(kind)
-        if handler is not None:
-            return await handler(request, exc)
-    raise exc  # a BaseException that is no Exception: not ours to answer
-
-
-EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-    ApiError: api_error,
-    HTTPException: http_error,
-    RedisError: redis_error,
-    Exception: internal_error,
-}
+def error_answer(exc: Exception, scope: Scope) -> tuple[int, bytes, list[Header], bool]:
+    """What to answer for `exc`: status, JSON body, headers, and whether Redis failed."""
+    redis_failed = False
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ApiError):
+        status, code, message = exc.status, exc.code, exc.message
+        headers, extra = exc.headers, exc.extra
+    elif isinstance(exc, HTTPException):
+        status, code = exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error")
+        message, headers = str(exc.detail), dict(exc.headers or {})
+    elif isinstance(exc, RedisError):
+        log.warning("redis unavailable: %s: %s", type(exc).__name__, exc)
+        redis_failed = True
+        status, code = 503, "redis_unavailable"
+        message = "The vote and presence store is unavailable; try again shortly."
+        headers = {"Retry-After": "2"}
+    else:
+        log.error("unhandled error on %s %s", scope["method"], scope["path"][:200], exc_info=exc)
+        status, code, message = 500, "internal_error", "Something went wrong on our side."
+    body = json_bytes(error_json(code, message, **extra))
+    framed = json_headers(body)
+    for name, value in (headers or {}).items():
+        framed.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    return status, body, framed, redis_failed

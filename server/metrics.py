@@ -14,8 +14,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
-from starlette.types import Scope
 
 
 class Metrics:
@@ -57,7 +55,8 @@ class Metrics:
         )
         self.rate_limited = Counter(
             "portal_rate_limited",
-            "Vote requests refused with 429 by the per-address rate limit.",
+            "Requests refused with 429 by a per-address limit (vote, new_visitor, admin).",
+            ["limit"],
             registry=self.registry,
         )
 
@@ -74,15 +73,6 @@ class Metrics:
             MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
-
-
-def route_label(scope: Scope) -> str:
-    route = scope.get("route")
-    if isinstance(route, Route):
-        return route.path
-    if isinstance(route, Mount):
-        return route.path or "/"
-    return "unmatched"
 
 
 # Any other method a client invents is counted as OTHER: labels stay a bounded set.

@@ -34,14 +34,14 @@ _ERROR_CODES = {
 _DESCRIPTIONS = {
     400: "Malformed request",
     401: "Missing or wrong admin token",
-    403: "A form post from another site",
+    403: "A page of another site (form votes, heartbeats, leaves)",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
     413: "Body over the size limit (4 KiB by default)",
     415: "Unsupported content type",
     422: "Well-formed but invalid",
-    429: "Too many votes from this network",
+    429: "Too many votes, new sessions or failed admin sign-ins from this network",
     503: "Redis is unavailable; retry after the `Retry-After` seconds",
 }
 
@@ -239,9 +239,11 @@ def openapi_document() -> dict[str, Any]:
                     "responses": _responses(
                         {"200": _json("Counts", _ref("Presence"), **session_ok)},
                         400,
+                        403,
                         413,
                         415,
                         422,
+                        429,
                     ),
                 },
                 "get": {
@@ -251,7 +253,7 @@ def openapi_document() -> dict[str, Any]:
                         _SESSION_PARAM,
                     ],
                     "responses": _responses(
-                        {"200": _json("Counts", _ref("Presence"), **session_ok)}, 422
+                        {"200": _json("Counts", _ref("Presence"), **session_ok)}, 422, 429
                     ),
                 },
             },
@@ -272,7 +274,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                     },
                     "responses": _responses(
-                        {"204": {"description": "Gone", **session_ok}}, 400, 413, 415, 422
+                        {"204": {"description": "Gone"}}, 400, 403, 413, 415, 422
                     ),
                 },
             },
@@ -293,7 +295,8 @@ def openapi_document() -> dict[str, Any]:
                                 },
                                 **session_ok,
                             )
-                        }
+                        },
+                        429,
                     ),
                 },
             },
@@ -302,7 +305,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One poll",
                     "parameters": [_POLL_ID, _SESSION_PARAM],
                     "responses": _responses(
-                        {"200": _json("The poll", _ref("Poll"), **session_ok)}, 404
+                        {"200": _json("The poll", _ref("Poll"), **session_ok)}, 404, 429
                     ),
                 },
             },
@@ -369,6 +372,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         401,
                         404,
+                        429,
                     ),
                 },
             },
@@ -377,7 +381,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One tally (admin)",
                     "security": _ADMIN_SECURITY,
                     "parameters": [_POLL_ID],
-                    "responses": _responses({"200": _json("Tally", _ref("Tally"))}, 401, 404),
+                    "responses": _responses({"200": _json("Tally", _ref("Tally"))}, 401, 404, 429),
                 },
             },
             **_admin_history_paths(),
@@ -457,6 +461,7 @@ def _admin_get(summary: str, parameters: list[dict[str, Any]]) -> dict[str, Any]
                 401,
                 404,
                 422,
+                429,
             ),
         }
     }
@@ -489,7 +494,7 @@ def _admin_history_paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": void_body}},
                 },
                 "responses": _responses(
-                    {"200": _json("Voided", _OBJECT)}, 400, 401, 403, 404, 413, 422
+                    {"200": _json("Voided", _OBJECT)}, 400, 401, 403, 404, 413, 422, 429
                 ),
             }
         },

@@ -17,7 +17,7 @@ TEXT = "text/plain"
 
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of a request header (`name` in lower case), without building a
-    Headers object: the hot paths read two or three headers per request."""
+    Headers object: the hottest calls read two or three headers per request."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     for key, value in headers:
         if key == name:

@@ -1,10 +1,14 @@
-"""The HTTP API: thin handlers that parse, call presence/polls, and shape JSON."""
+"""The HTTP API: thin handlers that parse, call presence/polls, and shape JSON.
+
+Sessions, origins, limits, admin tokens, errors and headers are steps of the pipeline
+(`server.pipeline`), asked for by each route's flags in `ROUTES`; the handlers only do their
+own work. Handlers of the hottest calls are `JsonHandler`s: plain functions of what they need,
+answering a status and JSON bytes.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,12 +17,12 @@ from redis.exceptions import RedisError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Scope
 
 from server.catalog import SiteCatalog
 from server.clients import client_address
-from server.errors import ApiError, error_json, error_response
+from server.cors import CrossOrigin
+from server.errors import ApiError, error_json, error_response, json_bytes
 from server.history import TrafficHistory, TrafficRecorder, address_key
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi_endpoint
@@ -34,7 +38,8 @@ from server.payloads import (
 from server.poll_config import Poll
 from server.polls import PollStore, poll_json, poll_json_bytes
 from server.presence import Presence, normalize_page
-from server.ratelimit import VoteRateLimiter
+from server.ratelimit import AddressLimiter, AdminGuard, rate_limited
+from server.router import JsonEndpoint, Route, Session
 from server.sessions import SessionSigner, Visitor
 from server.settings import Settings
 from server.store import RedisClient
@@ -53,7 +58,10 @@ class Services:
     polls: PollStore
     signer: SessionSigner
     metrics: Metrics
-    limiter: VoteRateLimiter | None = None
+    origins: CrossOrigin
+    admin: AdminGuard
+    vote_limiter: AddressLimiter | None = None
+    visitor_limiter: AddressLimiter | None = None
     traffic: TrafficHistory | None = None
     recorder: TrafficRecorder | None = None
 
@@ -84,40 +92,13 @@ def _poll(services: Services, scope: Scope) -> Poll:
     return poll
 
 
-# The hottest calls are plain functions of what they need, answering a status and JSON
-# bytes: `server.hotpaths` calls them without Starlette's layers, and `HotEndpoint` makes
-# them routes for the requests the hot paths leave to the full stack.
-HotHandler = Callable[[Services, Scope, Receive, Visitor], Awaitable[tuple[int, bytes]]]
-
-
-def json_headers(body: bytes) -> list[tuple[bytes, bytes]]:
-    """The headers of a hot JSON answer."""
-    return [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-    ]
-
-
-class HotEndpoint:
-    """A `HotHandler` as a route endpoint; errors raise ApiError as everywhere else."""
-
-    def __init__(self, handler: HotHandler) -> None:
-        self.handler = handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        services: Services = scope["app"].state.services
-        status, body = await self.handler(services, scope, receive, scope["state"]["visitor"])
-        await send({"type": "http.response.start", "status": status, "headers": json_headers(body)})
-        await send({"type": "http.response.body", "body": body})
-
-
 # Presence
 
 
 async def presence_heartbeat(
-    services: Services, scope: Scope, receive: Receive, visitor: Visitor
+    services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
 ) -> tuple[int, bytes]:
+    assert visitor is not None  # a Session.HANDOUT route
     body = await optional_json_object(scope, receive, services.settings.max_body_bytes)
     page = normalize_page(body.get("page"))
     view = body.get("view") is True
@@ -129,7 +110,7 @@ async def presence_heartbeat(
 
 
 async def presence_read(
-    services: Services, scope: Scope, receive: Receive, visitor: Visitor
+    services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
 ) -> tuple[int, bytes]:
     page = QueryParams(scope["query_string"]).get("page") if scope["query_string"] else None
     counts = await services.presence.counts(normalize_page(page))
@@ -170,21 +151,17 @@ async def poll_read(request: Request) -> Response:
     return _json_bytes(poll_json_bytes(poll, tally))
 
 
-async def poll_vote(request: Request) -> Response:
-    services = _services(request)
-    poll = _poll(services, request.scope)
-    if media_type(request.scope) == FORM:
-        return await _form_vote(request, services, poll)
-    status, body = await json_vote(services, request.scope, request.receive, _visitor(request))
-    return _json_bytes(body, status)
-
-
-async def json_vote(
-    services: Services, scope: Scope, receive: Receive, visitor: Visitor
-) -> tuple[int, bytes]:
-    """A vote from the widget: 201 and the tally, or 409 `already_voted` and the tally."""
+async def poll_vote(
+    services: Services, scope: Scope, receive: Receive, visitor: Visitor | None
+) -> tuple[int, bytes] | Response:
+    """A vote from the widget: 201 and the tally, or 409 `already_voted` and the tally; or
+    from the page's plain HTML form: a redirect back to the page."""
+    assert visitor is not None  # a Session.HANDOUT route
     poll = _poll(services, scope)
-    if media_type(scope) != JSON:
+    kind = media_type(scope)
+    if kind == FORM:
+        return await _form_vote(Request(scope, receive), services, poll)
+    if kind != JSON:
         raise ApiError(
             415, "unsupported_media_type", 'Send votes as application/json: {"option": "..."}'
         )
@@ -198,7 +175,7 @@ async def json_vote(
             "This session has already voted in this poll",
             poll=poll_json(poll, result.tally),
         )
-        return 409, json.dumps(refusal, ensure_ascii=False, separators=(",", ":")).encode()
+        return 409, json_bytes(refusal)
     services.metrics.count_vote(poll.id)
     return 201, poll_json_bytes(poll, result.tally)
 
@@ -214,12 +191,12 @@ def _checked_option(poll: Poll, option: object) -> str:
 
 async def _form_vote(request: Request, services: Services, poll: Poll) -> Response:
     """The no-JavaScript ballot: count the vote, then go back to the page it came from."""
-    allowed = _trusted_origins(request, services.settings)
     referer = request.headers.get("referer", "")
+    host = request.headers.get("host", "").encode("latin-1")
     # Browsers send Origin on form posts ("null" from opaque origins, refused); older ones
     # only a Referer. A request with neither comes from no browser page, so it is no CSRF.
     source = request.headers.get("origin", "") or referer
-    if source and _origin_of(source) not in allowed:
+    if source and not _trusted_page(services, request.scope, host, source):
         raise ApiError(403, "forbidden_origin", "Votes must come from the portal's own pages")
     form = parse_form(
         await read_body(request.scope, request.receive, services.settings.max_body_bytes)
@@ -234,7 +211,7 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
         result = await services.polls.vote(poll, _visitor(request).id, option, voter)
         if result.counted:
             services.metrics.count_vote(poll.id)
-    back = referer if referer and _origin_of(referer) in allowed else "/"
+    back = referer if referer and _trusted_page(services, request.scope, host, referer) else "/"
     return RedirectResponse(back, status_code=303, headers=_NO_STORE)
 
 
@@ -244,32 +221,23 @@ def _voter(services: Services, scope: Scope) -> str:
 
 async def _rate_limit(scope: Scope, services: Services) -> None:
     """Take one vote from this client address's window, or refuse with 429 (see ratelimit)."""
-    if services.limiter is None:
+    if services.vote_limiter is None:
         return
-    decision = await services.limiter.acquire(client_address(scope))
+    decision = await services.vote_limiter.acquire(client_address(scope))
     if not decision.allowed:
-        services.metrics.rate_limited.inc()
-        raise ApiError(
-            429,
-            "rate_limited",
-            "Too many votes from your network; try again later.",
-            headers={"Retry-After": str(decision.retry_after)},
-        )
+        services.metrics.rate_limited.labels("vote").inc()
+        raise rate_limited("Too many votes from your network; try again later.", decision)
 
 
-def _origin_of(url: str) -> str:
+def _trusted_page(services: Services, scope: Scope, host: bytes, url: str) -> bool:
+    """`url` (an Origin or a Referer) is on the site's own origin or an allowed one."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return ""
+        return False
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _trusted_origins(request: Request, settings: Settings) -> set[str]:
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
-    return {own, *settings.allowed_origins}
+        return False
+    return services.origins.is_trusted(f"{parts.scheme}://{parts.netloc}".encode(), scope, host)
 
 
 # Health
@@ -290,16 +258,17 @@ async def readyz(request: Request) -> Response:
     return _json({"status": "ready"})
 
 
-# The router tries routes in order: the hottest first.
-ROUTES = [
-    Route("/api/presence", HotEndpoint(presence_heartbeat), methods=["POST"]),
-    Route("/api/presence", HotEndpoint(presence_read), methods=["GET"]),
-    Route("/api/polls/{poll_id}/votes", poll_vote, methods=["POST"]),
-    Route("/api/polls/{poll_id}", poll_read, methods=["GET"]),
-    Route("/api/presence/leave", presence_leave, methods=["POST"]),
-    Route("/api/polls", polls_list, methods=["GET"]),
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/readyz", readyz, methods=["GET"]),
-    Route("/metrics", metrics_endpoint, methods=["GET"]),
-    Route("/api/openapi.json", openapi_endpoint, methods=["GET"]),
+# The routes of the API. Another module adds its routes by extending this list before
+# `create_app` runs (or passing its own to `server.app.create_app`).
+ROUTES: list[Route] = [
+    Route("/api/presence", ("POST",), JsonEndpoint(presence_heartbeat), Session.HANDOUT, True),
+    Route("/api/presence", ("GET",), JsonEndpoint(presence_read), Session.HANDOUT),
+    Route("/api/presence/leave", ("POST",), presence_leave, Session.READ, same_origin=True),
+    Route("/api/polls/{poll_id}/votes", ("POST",), JsonEndpoint(poll_vote), Session.HANDOUT),
+    Route("/api/polls/{poll_id}", ("GET",), poll_read, Session.HANDOUT),
+    Route("/api/polls", ("GET",), polls_list, Session.HANDOUT),
+    Route("/healthz", ("GET",), healthz),
+    Route("/readyz", ("GET",), readyz),
+    Route("/metrics", ("GET",), metrics_endpoint),
+    Route("/api/openapi.json", ("GET",), openapi_endpoint),
 ]

@@ -26,6 +26,31 @@ visitor, and one script could push the public counts up at will."""
 MIN_ADMIN_TOKEN_LENGTH = 16
 
 
+ENVIRONMENT = (
+    (
+        "PORTAL_REDIS_URL",
+        "embedded Redis",
+        "redis://, rediss:// or unix:// URL (a Cluster node too)",
+    ),
+    ("PORTAL_DATA_DIR", ".portal/", "where the embedded Redis keeps its files"),
+    ("PORTAL_SECRET_KEY", "generated", "signs sessions; comma-separated keys rotate"),
+    ("PORTAL_ADMIN_TOKEN", "unset: admin off", "admin API and console token, 16+ characters"),
+    ("PORTAL_PRESENCE_TTL", "60", "seconds a visitor stays online after a heartbeat"),
+    ("PORTAL_ALLOWED_ORIGINS", "none", "origins that may embed the widgets"),
+    ("PORTAL_TRUSTED_PROXIES", "none", "proxies whose X-Forwarded-* headers are believed"),
+    ("PORTAL_VOTE_RATE_LIMIT", DEFAULT_VOTE_RATE_LIMIT, "votes per client address, or off"),
+    ("PORTAL_NEW_VISITOR_LIMIT", "60/minute", "new sessions per client address, or off"),
+    ("PORTAL_MAX_ONLINE_PER_ADDRESS", "50", "sessions of one address counted online"),
+    ("PORTAL_MAX_VISITORS_PER_ADDRESS", "500", "visitors one address adds to a day"),
+    ("PORTAL_MAX_PAGES", "10000", "page scopes counted without a page list"),
+    ("PORTAL_ACCESS_LOG", "on", "access log lines on stderr"),
+    ("PORTAL_LOG_FORMAT", "json, text on a terminal", "json or text"),
+    ("PORTAL_REDIS_PREFIX", "portal:", "prefix of every Redis key"),
+    ("PORTAL_HTTP_*", "see docs/operations.md", "limits of the HTTP server"),
+)
+"""The variables `portal serve --help` lists: name, default, meaning."""
+
+
 class SettingsError(ValueError):
     """A setting has a value the service cannot use; the message says which and why."""
 

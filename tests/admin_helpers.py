@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import uvicorn
 
-from server.app import PortalApp, create_app
+from server.app import create_app
 from server.catalog import write_manifest
+from server.pipeline import Pipeline
 from server.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.redis_process import free_port
@@ -58,7 +59,7 @@ def build_site(root: Path, polls: list[dict[str, Any]] | None = None) -> Path:
 
 
 class RunningApp:
-    def __init__(self, app: PortalApp) -> None:
+    def __init__(self, app: Pipeline) -> None:
         self.app = app
 
     def client(self, peer: str = "127.0.0.1", **kwargs: Any) -> httpx.AsyncClient:
@@ -70,7 +71,7 @@ class RunningApp:
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[RunningApp]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with app.lifespan_context(app):
         yield RunningApp(app)
 
 
@@ -84,7 +85,7 @@ def read_csv(response: httpx.Response) -> list[list[str]]:
 
 
 @contextlib.contextmanager
-def served(settings: Settings) -> Iterator[tuple[str, PortalApp]]:
+def served(settings: Settings) -> Iterator[tuple[str, Pipeline]]:
     """The app behind a real uvicorn on a loopback port (in a thread): its base URL, the app."""
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")

@@ -73,15 +73,12 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @contextlib.asynccontextmanager
 async def app_client(
-    settings: Settings, peer: str = "127.0.0.1", hot_paths: bool = True, **kwargs: Any
+    settings: Settings, peer: str = "127.0.0.1", **kwargs: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on a running app for `settings` (lifespan entered), whose requests
-    arrive from `peer` (the TCP peer address). `hot_paths=False` sends every request
-    through the full middleware stack (see `server.hotpaths`)."""
+    arrive from `peer` (the TCP peer address)."""
     app = create_app(settings)
-    if not hot_paths:
-        app.hot_paths = None
-    async with app.router.lifespan_context(app):
+    async with app.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://portal.test", **kwargs

@@ -166,6 +166,7 @@ def live_portal(
         "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN,
         "PORTAL_DATA_DIR": str(work / "data"),
         "PORTAL_VOTE_RATE_LIMIT": "100000/minute",
+        "PORTAL_NEW_VISITOR_LIMIT": "100000/minute",  # the fuzzer is one address
     }
     args = [
         sys.executable, "-m", "portal", "serve", "--host", "127.0.0.1", "--port", str(port),

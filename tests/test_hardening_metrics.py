@@ -34,7 +34,7 @@ async def test_metrics_count_what_happens(make_settings: Callable[..., Settings]
     assert sample(text, "portal_presence_heartbeats_total") == 3
     assert sample(text, "portal_presence_online") == 3
     assert sample(text, "portal_votes_cast_total", 'poll="portal-rating"') == 2
-    assert sample(text, "portal_rate_limited_total") == 1
+    assert sample(text, "portal_rate_limited_total", 'limit="vote"') == 1
     assert (
         sample(
             text,
@@ -56,7 +56,8 @@ async def test_redis_errors_are_counted(make_settings: Callable[..., Settings]) 
 
 
 def test_metrics_add_up_across_workers(start_portal: Callable[..., str]) -> None:
-    base = start_portal(extra_args=["--workers", "2"], env={"PORTAL_VOTE_RATE_LIMIT": "off"})
+    env = {"PORTAL_VOTE_RATE_LIMIT": "off", "PORTAL_NEW_VISITOR_LIMIT": "off"}
+    base = start_portal(extra_args=["--workers", "2"], env=env)
     sent = 60
     # Fresh connections, so the kernel spreads them over both workers.
     for n in range(sent):

@@ -1,5 +1,6 @@
 """Ballot stuffing: new votes are rate limited per client address (IPv4 /32, IPv6 /64), with the
-address taken from X-Forwarded-For only behind a trusted proxy, and never stored raw."""
+address taken from X-Forwarded-For only behind a trusted proxy, and never stored raw. Guessing
+the admin token: failed attempts are limited per address too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import redis
 
 from server.ratelimit import address_group, hashed_group
 from server.settings import Settings, SettingsError
-from tests.conftest import app_client
+from tests.conftest import ADMIN_TOKEN, app_client
 from tests.hardening_helpers import VOTES, new_vote
 
 
@@ -30,7 +31,7 @@ async def test_new_votes_over_the_limit_get_429_with_retry_after(
         poll = (await client.get("/api/polls/portal-rating")).json()
         assert poll["total"] == 3, "the refused vote was not counted"
         metrics = (await client.get("/metrics")).text
-        assert "portal_rate_limited_total 1.0" in metrics
+        assert 'portal_rate_limited_total{limit="vote"} 1.0' in metrics
 
 
 async def test_limit_is_per_ipv4_address_and_per_ipv6_slash_64(
@@ -168,3 +169,46 @@ def test_trusted_proxies_setting() -> None:
     assert Settings.from_env(BASE).trusted_proxies == ()
     with pytest.raises(SettingsError, match="PORTAL_TRUSTED_PROXIES"):
         Settings.from_env({**BASE, "PORTAL_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})
+
+
+# Failed admin authentications
+
+
+async def test_failed_admin_sign_ins_are_limited_per_address(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with app_client(settings, "203.0.113.7") as client:
+        assert (await client.get("/api/admin/polls", headers=right)).status_code == 200
+        for guess in range(10):
+            wrong = {"Authorization": f"Bearer guess-{guess:04d}-xxxxxxxx"}
+            answer = await client.get("/api/admin/polls", headers=wrong)
+            assert answer.status_code == 401, guess
+        assert (await client.get("/api/admin/polls")).status_code == 429
+        for path in ("/api/admin/polls", "/api/admin/polls/portal-rating"):
+            refused = await client.get(path, headers=right)
+            assert refused.status_code == 429, "the right token too, until the window passes"
+            assert refused.json()["error"]["code"] == "rate_limited"
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+        metrics = (await client.get("/metrics")).text
+        assert 'portal_rate_limited_total{limit="admin"} 3.0' in metrics
+    async with app_client(settings, "203.0.113.8") as other:
+        assert (await other.get("/api/admin/polls", headers=right)).status_code == 200
+
+
+async def test_console_sign_in_failures_count_against_the_same_limit(
+    make_settings: Callable[..., Settings],
+) -> None:
+    right = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    same_site = {"Origin": "http://portal.test"}
+    async with app_client(make_settings(), "203.0.113.9") as client:
+        for guess in range(10):
+            form = {"token": f"guess-{guess:04d}-xxxxxxxxxxx"}
+            answer = await client.post("/admin/login", data=form, headers=same_site)
+            assert answer.status_code == 401, guess
+        signing_in = await client.post(
+            "/admin/login", data={"token": ADMIN_TOKEN}, headers=same_site
+        )
+        assert signing_in.status_code == 429
+        assert (await client.get("/api/admin/polls", headers=right)).status_code == 429

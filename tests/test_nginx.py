@@ -211,8 +211,13 @@ def test_api_and_widgets_are_proxied_with_json_errors(stack: Stack) -> None:
         assert client.cookies.get("portal_session")  # the session cookie crossed nginx
         vote = client.post(VOTES, json={"option": "tot"})
         assert vote.status_code == 201 and vote.json()["voted"] == "tot"
-        beat = client.post("/api/presence", json={"page": "/index.html"})
+        # As a browser sends it: the page's origin, port included, matches the Host nginx
+        # passes on; another site's page is refused.
+        own = {"Origin": stack.nginx}
+        beat = client.post("/api/presence", json={"page": "/index.html"}, headers=own)
         assert beat.status_code == 200 and beat.json()["online"] >= 1
+        other = {"Origin": "https://evil.example"}
+        assert client.post("/api/presence", json={}, headers=other).status_code == 403
         unknown = client.get("/api/polls/khong-co")
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "poll_not_found"
 

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from itsdangerous import TimestampSigner
+
 from server.sessions import HEADER_NAME, SessionSigner
 from server.settings import Settings
 
@@ -38,6 +40,35 @@ def test_key_rotation_accepts_old_and_signs_with_new() -> None:
     token = old.new().token
     assert rotated.verify(token) is not None
     assert old.verify(rotated.new().token) is None
+
+
+def test_tokens_stay_compatible_with_itsdangerous() -> None:
+    """Sessions handed out by earlier releases (itsdangerous's TimestampSigner) stay valid,
+    and the other way round: visitors keep their ballots across the upgrade."""
+    keys = ("new-key-bbbbbbbbbbbb", "old-key-aaaaaaaaaaaa")
+    library = TimestampSigner(list(reversed(keys)), salt="portal.session")
+    ours = SessionSigner(keys, max_age=3600)
+    earlier = library.sign("AAAAAAAAAAAAAAAA").decode()
+    visitor = ours.verify(earlier)
+    assert visitor is not None and visitor.id == "AAAAAAAAAAAAAAAA"
+    by_old_key = TimestampSigner("old-key-aaaaaaaaaaaa", salt="portal.session")
+    assert ours.verify(by_old_key.sign("BBBBBBBBBBBBBBBB").decode()) is not None
+    new = ours.new()
+    value, signed_at = library.unsign(new.token, max_age=3600, return_timestamp=True)
+    assert value.decode() == new.id and abs(signed_at.timestamp() - time.time()) < 2
+    other_salt = TimestampSigner(keys[0], salt="another.app").sign("CCCCCCCCCCCCCCCC")
+    assert ours.verify(other_salt.decode()) is None
+
+
+def test_tokens_from_the_future_are_rejected() -> None:
+    signer = SessionSigner(("k" * 20,), max_age=3600)
+
+    class Ahead(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) + 60
+
+    token = Ahead("k" * 20, salt="portal.session").sign("DDDDDDDDDDDDDDDD").decode()
+    assert signer.verify(token) is None
 
 
 async def test_new_client_gets_cookie_and_header(client: Any) -> None:

@@ -37,6 +37,7 @@ def test_cross_site_embed_votes_without_any_cookie(
         "embed.html",
         render_page(api=portal.base, assets=portal.base, csp_connect=portal.base, page="/embed"),
     )
+    portal.add_to_page_list("/embed")  # the service counts readers of its listed pages only
     context = chromium.new_context()
     page = problems.watch(context.new_page())
     api_requests: list[Any] = []
@@ -57,8 +58,10 @@ def test_cross_site_embed_votes_without_any_cookie(
     assert all("x-portal-session" in h for h in headers[1:]), headers
     assert len({h.get("x-portal-session") for h in headers[1:]}) == 1, "one session, not many"
     assert context.cookies(portal.base) == []
-    stored = page.evaluate("Object.keys(localStorage)")
-    assert stored == [f"portal_session@{portal.base}"], stored
+    stored = sorted(page.evaluate("Object.keys(localStorage)"))
+    # The session, and this tab's liveness stamp (what the site's other tabs read on leaving).
+    assert stored[0] == f"portal_session@{portal.base}", stored
+    assert [key.split("#")[0] for key in stored[1:]] == [f"portal_tab@{portal.base}"], stored
 
     # A reload keeps the session (localStorage) and shows this visitor's results.
     page.reload()

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import SITE_DIR
@@ -27,6 +28,8 @@ STATUS = ".portal-poll__status"
 RESULTS = ".portal-poll__results"
 MINE = ".portal-poll__result--mine"
 SIDEBAR = {"width": 400, "height": 800}  # the widgets usually sit in a narrow column
+OPENS_LATER = "opens = 2099-01-01T08:00:00+07:00"  # site.toml times, with their offset
+CLOSED_BEFORE = "closes = 2020-01-01T08:00:00+07:00"
 
 
 def _main_frame_navigations(page: Any) -> list[str]:
@@ -165,6 +168,39 @@ def test_a_closed_poll_shows_results_only(
     expect(page.locator(".portal-poll__closed")).to_have_text("Cuộc bình chọn đã kết thúc.")
     expect(page.locator(f"{POLL} input")).to_have_count(0)
     expect(page.locator(STATUS)).to_have_text("0 người đã bình chọn")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "lang", "note"),
+    [
+        pytest.param(OPENS_LATER, "vi", "Cuộc bình chọn chưa bắt đầu.", id="upcoming-vi"),
+        pytest.param(OPENS_LATER, "en", "This poll has not opened yet.", id="upcoming-en"),
+        pytest.param(CLOSED_BEFORE, "vi", "Cuộc bình chọn đã kết thúc.", id="closed-vi"),
+        pytest.param(CLOSED_BEFORE, "en", "This poll has closed.", id="closed-en"),
+    ],
+)
+def test_a_scheduled_poll_says_whether_it_opens_later_or_has_closed(
+    chromium: Any,
+    portal_factory: Any,
+    problems: Problems,
+    tmp_path: Path,
+    schedule: str,
+    lang: str,
+    note: str,
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(SITE_DIR, site)
+    toml = site / "site.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("open = true", schedule))
+    portal = portal_factory(site_dir=site)
+    # The page may carry an open ballot (built before the schedule moved); the API's `open`
+    # follows the clock, and the widget shows the results with the schedule's state.
+    url = portal.page("scheduled.html", render_page(lang=lang, poll=site_polls(site)[POLL_ID]))
+    page = problems.watch(chromium.new_context().new_page())
+    page.goto(url)
+    expect(page.locator(RESULTS)).to_be_visible()
+    expect(page.locator(".portal-poll__closed")).to_have_text(note)
+    expect(page.locator(f"{POLL} input")).to_have_count(0)
 
 
 def test_keyboard_only_voting_with_visible_focus(

@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.widget_fixtures import (  # noqa: F401 - fixtures
+    FITS_RESERVED_SPACE,
     Problems,
     axe_violations,
     portal_factory,
@@ -18,7 +19,8 @@ from tests.widget_fixtures import (  # noqa: F401 - fixtures
     screenshot,
 )
 
-WIDGETS = {"include": [["[data-portal-poll]"], ["[data-portal-presence]"]]}
+WIDGETS = {"include": [["[data-portal-poll]"], ["[data-portal-presence]"], ["[data-portal-stats]"]]}
+STATS_LABELS = ["Đang online", "Hôm nay", "Tháng này", "Tổng lượt truy cập"]
 
 
 def test_home_page_and_an_article_run_both_widgets(
@@ -32,8 +34,18 @@ def test_home_page_and_an_article_run_both_widgets(
     assert page.locator('link[href^="/widgets/portal.css?v="]').count() == 1
     expect(page.locator(".portal-presence__item").first).to_have_text("1 người đang online")
     expect(page.locator(".portal-poll__status")).to_have_text("0 người đã bình chọn")
+    # The sidebar's "Thống kê truy cập" box: its heading is the box title, so the widget's own
+    # title is not shown; the online count agrees with the presence counter.
+    box = page.locator(".box--stats")
+    expect(box.get_by_role("heading", name="Thống kê truy cập")).to_be_visible()
+    expect(box.locator(".portal-stats__title")).to_be_hidden()
+    expect(box.locator(".portal-stats__list dt")).to_have_text(STATS_LABELS)
+    expect(box.locator(".portal-stats__list dd").first).to_have_text("1")
+    # Filled in, the box is no taller than the space reserved for it: nothing below it moved.
+    assert box.locator("[data-portal-stats]").evaluate(FITS_RESERVED_SPACE), "stats box grew"
     assert axe_violations(page, WIDGETS) == []
     screenshot(page, "body", "site-home")
+    screenshot(page, "aside", "site-home-sidebar")
 
     article = page.locator('a[href*="/bai-viet/"]').first.get_attribute("href")
     assert article
@@ -61,10 +73,13 @@ def test_the_embed_demo_page_runs(chromium: Any, portal_factory: Any, problems: 
     problems.allow("/favicon.ico")  # a bare demo page: the browser's own favicon request
     page.goto(portal.base + "/widgets/embed.html")
     expect(page.locator(".portal-presence__item")).to_have_text(
-        ["1 người đang online", "1 người đang xem bài này", "1 person online"]
+        ["1 người đang online", "1 person online"]
     )
     expect(page.locator(".portal-poll__status")).to_have_text(
         ["0 người đã bình chọn", "0 people have voted"]
+    )
+    expect(page.locator(".portal-stats__list dt")).to_have_text(
+        [*STATS_LABELS, "Online now", "Today", "This month", "Total visits"]
     )
     # Both mount points were empty: the script built the ballots, in each one's language.
     expect(page.get_by_role("button", name="Bình chọn")).to_have_count(1)

@@ -15,6 +15,7 @@ import http.server
 import json
 import os
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,11 @@ from tests.redis_process import free_port
 WIDGETS = REPO / "widgets"
 POLL_ID = "portal-rating"
 ARTICLE = "/widget-test/article.html"
+# For `locator.evaluate`: the element is no taller than the min-height reserved for it, so
+# filling it in moved nothing below it.
+FITS_RESERVED_SPACE = (
+    "el => el.getBoundingClientRect().height <= parseFloat(getComputedStyle(el).minHeight) + 0.5"
+)
 
 
 def site_polls(site_dir: Path = SITE_DIR) -> dict[str, dict[str, Any]]:
@@ -46,12 +52,14 @@ def render_page(
     page: str | None = ARTICLE,
     poll: dict[str, Any] | None = None,
     csp_connect: str = "'self'",
+    stats: bool = False,
 ) -> str:
-    """A host page with both widgets, from the same partials the site builder includes."""
+    """A host page with the presence counter and the poll (and with `stats`, the statistics
+    box), from the same partials the site builder includes."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(WIDGETS / "templates"), autoescape=True)
     context = {"poll": poll or site_polls()[POLL_ID], "api": api, "page": page, "lang": lang}
-    presence = env.get_template("presence.html").render(context)
-    ballot = env.get_template("poll.html").render(context)
+    partials = ["presence.html", "poll.html", *(["stats.html"] if stats else [])]
+    widgets = "\n".join(env.get_template(name).render(context) for name in partials)
     own = assets or "'self'"
     csp = (
         f"default-src 'none'; script-src {own}; style-src {own}; connect-src {csp_connect}; "
@@ -71,8 +79,7 @@ def render_page(
 <body>
 <main>
 <h1>{title}</h1>
-{presence}
-{ballot}
+{widgets}
 <p class="host-after">{title}.</p>
 </main>
 </body>
@@ -88,11 +95,31 @@ class Portal:
     out: Path
 
     def page(self, name: str, body: str) -> str:
-        """Write a test page into the served site; returns its URL."""
+        """Write a test page into the served site, as one of its pages; returns its URL."""
         path = self.out / "widget-test" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")
+        self.add_to_page_list(f"/widget-test/{name}")
         return f"{self.base}/widget-test/{name}"
+
+    def add_to_page_list(self, page: str) -> None:
+        """Put `page` on the build's page list (`_portal/site.json`), as a build would, and wait
+        until the service counts it: it counts readers of listed pages only. Without a list
+        (a build that writes none) every page is counted and there is nothing to do."""
+        manifest = self.out / "_portal" / "site.json"
+        if not manifest.exists():
+            return
+        site = json.loads(manifest.read_text(encoding="utf-8"))
+        if page not in {p["path"] for p in site["pages"]}:
+            pages = [*site["pages"], {"path": page, "title": page}]
+            site["pages"] = sorted(pages, key=lambda entry: str(entry["path"]))
+            temporary = manifest.with_suffix(".tmp")
+            temporary.write_text(json.dumps(site, ensure_ascii=False), encoding="utf-8")
+            temporary.replace(manifest)  # atomically, as the builder writes it
+        deadline = time.monotonic() + 10
+        while self.presence(page)["page_online"] is None:
+            assert time.monotonic() < deadline, f"the service did not take up {page}"
+            time.sleep(0.1)
 
     def presence(self, page: str | None = None) -> dict[str, Any]:
         params = {"page": page} if page else {}
@@ -198,6 +225,17 @@ def problems() -> Iterator[Problems]:
     yield found
     unexpected = found.unexpected()
     assert not unexpected, unexpected
+
+
+def set_visibility(page: Any, state: str) -> None:
+    """Make the page "hidden" or "visible" as a tab switch does, with its visibilitychange."""
+    page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, "visibilityState", {value: state, configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        state,
+    )
 
 
 def axe_source() -> str | None:

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.devserver.status import BuildStatus, read_status
 from server.app import create_app_from_env
+from server.router import from_starlette
 
 # Set by `portal serve` for its workers: the status file, and "0" to turn live reload off.
 STATUS_ENV = "PORTAL_DEV_STATUS"
@@ -266,8 +267,8 @@ def create_dev_app_from_env() -> ASGIApp:
     follower = StatusFollower(Path(status_file))
     live_reload = os.environ.get(LIVE_RELOAD_ENV, "1") != "0"
     if live_reload:
-        # First in the router: the script and the events pass the same edge (request id,
+        # Routes of the pipeline: the script and the events take the same steps (request id,
         # security headers, access log) as every other answer.
-        app.router.routes[0:0] = live_reload_routes(follower)
+        app.router.add(from_starlette(live_reload_routes(follower), app.mounts))
         close_streams_on_exit_signals(follower)
     return DevPages(app, follower, live_reload=live_reload)

@@ -1,164 +1,242 @@
-/* portal widgets: a live presence counter and a one-vote poll.
+/* portal widgets: a live presence counter, a one-vote poll and the visit statistics box.
  *
  * This is the readable source. The served file, widgets/portal.js, is this file minified
- * (see widgets/README.md: `npx terser ...`); a test keeps the two in sync.
+ * (see widgets/README.md: `terser ...`); a test keeps the two in sync.
  *
  * Mount points (any number, anywhere in the page):
  *   <div data-portal-presence [data-portal-page="/path.html"]></div>
  *   <div data-portal-poll="poll-id">[a server-rendered <form> ballot]</div>
- * Both take data-portal-api="https://api.origin" (also allowed on the <script> tag).
- * Nothing here may throw into the host page: everything runs under safe() or a catch.
+ *   <div data-portal-stats></div>
+ * Each takes data-portal-api="https://api.origin" (also allowed on the <script> tag).
+ * Nothing here may throw into the host page: everything runs under guard() or a catch.
  */
 (() => {
-const d = document, me = d.currentScript, K = "portal_session@", mem = {};
-// All strings; an object holds Intl.PluralRules forms.
-const T = {
-vi: {on: "{n} người đang online", pg: "{n} người đang xem bài này", tot: "{n} người đã bình chọn",
-  vote: "Bình chọn", mine: "Lựa chọn của bạn", closed: "Cuộc bình chọn đã kết thúc.", err: "Chưa gửi được, xin thử lại."},
-en: {on: {one: "{n} person online", other: "{n} people online"},
-  pg: {one: "{n} person reading this page", other: "{n} people reading this page"},
-  tot: {one: "{n} person has voted", other: "{n} people have voted"},
-  vote: "Vote", mine: "Your choice", closed: "This poll is closed.", err: "Could not send your vote. Try again."}
+const doc = document, scriptEl = doc.currentScript, sessions = {};
+const sessionKey = "portal_session@", tabKey = "portal_tab@";
+// Every string; an object holds Intl.PluralRules forms. Counted strings follow their number.
+const strings = {
+vi: {online: "người đang online", reading: "người đang xem bài này", voters: "người đã bình chọn",
+  vote: "Bình chọn", mine: "Lựa chọn của bạn", upcoming: "Cuộc bình chọn chưa bắt đầu.",
+  closed: "Cuộc bình chọn đã kết thúc.", failed: "Chưa gửi được, xin thử lại.",
+  stats: ["Thống kê truy cập", "Đang online", "Hôm nay", "Tháng này", "Tổng lượt truy cập"]},
+en: {online: {one: "person online", other: "people online"},
+  reading: {one: "person reading this page", other: "people reading this page"},
+  voters: {one: "person has voted", other: "people have voted"},
+  vote: "Vote", mine: "Your choice", upcoming: "This poll has not opened yet.",
+  closed: "This poll has closed.", failed: "Could not send your vote. Try again.",
+  stats: ["Visitor statistics", "Online now", "Today", "This month", "Total visits"]}
 };
-const safe = f => (...a) => { try { return f(...a) } catch (e) {} };
-const lang = el => /^en\b/i.test((el.closest("[lang]") || el).lang) ? "en" : "vi";
-const t = (L, k, n) => {
-  let s = T[L][k];
-  s = s[new Intl.PluralRules(L).select(n)] || s.other || s;
-  return s.replace("{n}", n >= 0 ? new Intl.NumberFormat(L).format(n) : "—");
+const guard = fn => (...args) => { try { return fn(...args) } catch (error) {} };
+const languageOf = el => /^en\b/i.test((el.closest("[lang]") || el).lang) ? "en" : "vi";
+// "1.234.567" in Vietnamese; "—" for a count the service did not give (null: a page it does not count).
+const formatNumber = (lang, count) => count?.toLocaleString(lang) ?? "—";
+// "1.234 người đang online": a count and the words that follow it.
+const say = (lang, key, count) => {
+  const text = strings[lang][key];
+  return formatNumber(lang, count) + " " + (text[new Intl.PluralRules(lang).select(count)] || text);
 };
-const mk = (tag, cls, text, e = d.createElement(tag)) => {
-  if (cls) e.className = "portal-" + cls;
-  if (text) e.textContent = text;
-  return e;
+const element = (tag, name, text, el = doc.createElement(tag)) => {
+  if (name) el.className = "portal-" + name;
+  if (text) el.textContent = text;
+  return el;
 };
-const attr = (el, a) => el.getAttribute("data-portal-" + a);
-const api = el => (attr(el, "api") || me && attr(me, "api") || "").replace(/\/+$/, "");
-// A cross-origin API gets the session in X-Portal-Session (from localStorage), not a cookie.
-const sess = (a, v) => {
-  if (v) mem[a] = v;
-  try { v ? localStorage.setItem(K + a, v) : mem[a] ||= localStorage.getItem(K + a) } catch (e) {}
-  return mem[a];
+const setting = (el, name) => el.getAttribute("data-portal-" + name);
+const endpointOf = el => (setting(el, "api") || scriptEl && setting(scriptEl, "api") || "").replace(/\/+$/, "");
+// localStorage may be missing or refuse (privacy settings): then each call is a no-op.
+const storage = guard((method, ...args) => localStorage[method](...args));
+// A cross-origin API gets the session in X-Portal-Session (kept in localStorage), not a cookie.
+const session = (endpoint, token) => {
+  if (token) storage("setItem", sessionKey + endpoint, sessions[endpoint] = token);
+  return sessions[endpoint] ||= storage("getItem", sessionKey + endpoint);
 };
-let gate;
-const req = (a, path, body) => {
-  const x = a && new URL(a, location).origin != location.origin;
-  const go = () => fetch(a + path, {
-    method: body ? "POST" : "GET",
-    headers: {...body && {"Content-Type": "application/json"}, ...x && sess(a) && {"X-Portal-Session": sess(a)}},
-    body: body && JSON.stringify(body)
-  }).then(r => {
-    const s = r.headers.get("X-Portal-Session");
-    if (x && s) sess(a, s);
-    if (r.ok || r.status == 409) return r;
-    throw r;
+let firstRequest;
+// A fetch that resolves with the JSON of a 2xx answer, and rejects with the response otherwise.
+const request = (endpoint, path, payload) => {
+  const crossOrigin = endpoint && new URL(endpoint, location).origin != location.origin;
+  const send = () => fetch(endpoint + path, {
+    method: payload && "POST", // undefined: GET
+    headers: {...payload && {"Content-Type": "application/json"},
+      ...crossOrigin && session(endpoint) && {"X-Portal-Session": session(endpoint)}},
+    body: payload && JSON.stringify(payload)
+  }).then(response => {
+    const token = response.headers.get("X-Portal-Session");
+    if (crossOrigin && token) session(endpoint, token);
+    if (response.ok) return response.json();
+    throw response;
   });
   // The first request mints the session; the others wait for it, so a visitor has exactly one.
-  const p = gate ? gate.then(go) : go();
-  gate ||= p.catch(e => 0);
-  return p;
+  const sent = firstRequest ? firstRequest.then(send) : send();
+  firstRequest ||= sent.catch(() => 0);
+  return sent;
 };
 
-function presence(els) {
-  const a = api(els[0]), pe = els.find(e => attr(e, "page") != null);
-  const page = pe && (attr(pe, "page") || location.pathname);
-  let timer;
-  const show = o => els.forEach(el => {
-    const L = lang(el);
-    [t(L, "on", o.online), attr(el, "page") != null && t(L, "pg", o.page_online)].forEach((s, i) => {
-      const c = el.children[i] || s && el.appendChild(mk("span", "presence__item"));
-      if (s && c.textContent != s) c.textContent = s;
-    });
+// Heartbeats while the page is visible; the counts go into the presence mount points.
+function presence(endpoint, mounts) {
+  const pageMount = mounts.find(el => setting(el, "page") != null);
+  const page = pageMount && setting(pageMount, "page") || location.pathname;
+  // This tab's liveness stamp, [online until (ms), page], read by the site's other tabs.
+  const tabPrefix = tabKey + endpoint + "#", thisTab = tabPrefix + Math.random();
+  let timer, counts = {}, isView = true, refused;
+  const show = () => mounts.forEach(el => {
+    const lang = languageOf(el);
+    [say(lang, "online", counts.online), setting(el, "page") != null && say(lang, "reading", counts.page_online)]
+      .forEach((text, index) => {
+        const line = el.children[index] || text && el.appendChild(element("span", "presence__item"));
+        if (text && line.textContent != text) line.textContent = text;
+      });
   });
-  // Heartbeats only while the page is visible, every ttl/2 or so, with jitter.
-  const beat = safe(() => {
+  const beat = guard(() => {
     clearTimeout(timer);
-    if (d.visibilityState == "visible") req(a, "/api/presence", {page})
-      .then(r => r.json()).then(o => (show(o), o.ttl)).catch(safe(() => show({})))
-      .then(ttl => { clearTimeout(timer); timer = setTimeout(beat, (ttl || 60) * (400 + Math.random() * 200)) });
+    if (refused || doc.visibilityState != "visible") return;
+    // "view" marks the first heartbeat the service counts for this page load (or bfcache restore);
+    // cleared as it goes, so a heartbeat sent meanwhile does not count the view twice.
+    const payload = {page, view: isView};
+    isView = false;
+    request(endpoint, "/api/presence", payload)
+      .then(answer => {
+        counts = answer;
+        storage("setItem", thisTab, JSON.stringify([Date.now() + answer.ttl * 1e3, page]));
+        return answer.ttl * (400 + Math.random() * 200); // every ttl/2 ± 20 %: tabs do not beat in step
+      }, failure => {
+        isView ||= payload.view; // not counted: the next heartbeat is still the view
+        // 429: too many new visitors from this address; keep the last counts, retry when told.
+        if (failure.status == 429) return (failure.headers.get("Retry-After") || 60) * 1e3;
+        counts = {};
+        refused = failure.status == 403; // this page's origin is refused: stop for good
+      })
+      .then(delay => {
+        clearTimeout(timer);
+        timer = setTimeout(beat, delay || 3e4); // a refused beat stops there
+        show();
+      });
   });
-  els.forEach(el => el.setAttribute("aria-live", "polite"));
-  d.addEventListener("visibilitychange", beat);
-  addEventListener("pageshow", e => e.persisted && beat());
-  addEventListener("pagehide", safe(() => {
-    clearTimeout(timer);
-    // A string goes as text/plain: no preflight; a beacon can't set headers, so the session rides in the body.
-    navigator.sendBeacon(a + "/api/presence/leave", JSON.stringify({page, session: mem[a]}));
+  // The pages other tabs of this site show while the service still counts them online.
+  // Stale stamps (a tab that crashed, or hidden past its ttl) are dropped on the way.
+  const otherTabPages = guard(() => Object.keys(localStorage).filter(key => key.startsWith(tabPrefix)).flatMap(key => {
+    const [onlineUntil, tabPage] = JSON.parse(localStorage[key]);
+    if (onlineUntil > Date.now()) return [tabPage];
+    localStorage.removeItem(key);
+    return [];
   }));
+  const leave = guard(() => {
+    clearTimeout(timer);
+    storage("removeItem", thisTab);
+    if (refused) return;
+    const otherPages = otherTabPages() || [];
+    // Another tab shows this page: stay. Other tabs only: leave this page. Last tab: leave the site.
+    // A string goes as text/plain (no preflight); a beacon can't set headers, so the session rides in the body.
+    if (!otherPages.includes(page)) navigator.sendBeacon(endpoint + "/api/presence/leave",
+      JSON.stringify({...otherPages.length && {page}, session: sessions[endpoint]}));
+  });
+  mounts.forEach(el => el.setAttribute("aria-live", "polite"));
+  doc.addEventListener("visibilitychange", beat);
+  addEventListener("pageshow", event => {
+    if (event.persisted) { // back from the back/forward cache: a new page view
+      isView = true;
+      beat();
+    }
+  });
+  addEventListener("pagehide", leave);
   beat();
 }
 
-function poll(el) {
-  const a = api(el), L = lang(el), st = mk("p", "poll__status"), path = "/api/polls/" + attr(el, "poll");
-  let busy;
-  st.setAttribute("aria-live", "polite");
-  el.append(st);
-  const put = (box, focus) => {
-    el.style.minHeight = el.offsetHeight + "px"; // swapping views never makes the page jump up
-    [...el.children].forEach(c => c != st && c.remove());
-    el.insertBefore(box, st);
-    if (focus) box.focus();
+function poll(mount) {
+  const endpoint = endpointOf(mount), lang = languageOf(mount), path = "/api/polls/" + setting(mount, "poll");
+  const status = element("p", "poll__status");
+  let voting;
+  status.setAttribute("aria-live", "polite");
+  mount.append(status);
+  const replaceView = (view, focus) => {
+    mount.style.minHeight = mount.offsetHeight + "px"; // swapping views never makes the page jump up
+    [...mount.children].forEach(child => child != status && child.remove());
+    mount.insertBefore(view, status);
+    if (focus) view.focus();
   };
-  const show = (p, focus) => {
-    st.textContent = t(L, "tot", p.total);
-    let f = el.querySelector("form");
-    if (p.voted || !p.open) {
+  const show = (poll, focus) => {
+    status.textContent = say(lang, "voters", poll.total);
+    let form = mount.querySelector("form");
+    if (poll.voted || !poll.open) {
       // Results: a bar and a percentage per option, the visitor's choice marked.
-      const box = mk("div", "poll__results"), ul = mk("ul", "poll__list");
-      box.tabIndex = -1;
-      for (const o of p.options) {
-        const li = mk("li", "poll__result"), name = mk("span", "poll__label", o.label), bar = mk("span", "poll__bar"),
-          fill = bar.appendChild(mk("span", "poll__fill")), v = p.total ? o.votes / p.total : 0;
-        if (o.id == p.voted) {
-          li.classList.add("portal-poll__result--mine");
-          name.append(" ", mk("span", "poll__mine", "✓ " + t(L, "mine")));
+      const results = element("div", "poll__results"), list = element("ul", "poll__list");
+      results.tabIndex = -1;
+      for (const option of poll.options) {
+        const item = element("li", "poll__result"), label = element("span", "poll__label", option.label),
+          bar = element("span", "poll__bar"), fill = bar.appendChild(element("span", "poll__fill")),
+          share = poll.total ? option.votes / poll.total : 0;
+        if (option.id == poll.voted) {
+          item.classList.add("portal-poll__result--mine");
+          label.append(" ", element("span", "poll__mine", "✓ " + strings[lang].mine));
         }
-        fill.style.width = v * 100 + "%";
-        li.append(name, mk("span", "poll__pct", new Intl.NumberFormat(L, {style: "percent"}).format(v)), bar);
-        ul.append(li);
+        fill.style.width = share * 100 + "%";
+        item.append(label, element("span", "poll__pct", share.toLocaleString(lang, {style: "percent"})), bar);
+        list.append(item);
       }
-      box.append(mk("p", "poll__question", p.question), ul);
-      if (!p.open) box.append(mk("p", "poll__closed", t(L, "closed")));
-      put(box, focus);
+      results.append(element("p", "poll__question", poll.question), list);
+      if (!poll.open) results.append(element("p", "poll__closed",
+        strings[lang][Date.parse(poll.opens) > Date.now() ? "upcoming" : "closed"]));
+      replaceView(results, focus);
     } else {
-      if (!f) {
+      if (!form) {
         // No server-rendered ballot (an embed snippet): build the same form.
-        const fs = mk("fieldset", "poll__fieldset");
-        f = mk("form", "poll__form");
-        fs.append(mk("legend", "poll__question", p.question));
-        for (const o of p.options) {
-          const lb = fs.appendChild(mk("label", "poll__option"));
-          lb.append(Object.assign(mk("input"), {type: "radio", name: "option", value: o.id, required: 1}), " ", mk("span", 0, o.label));
+        const fieldset = element("fieldset", "poll__fieldset");
+        form = element("form", "poll__form");
+        fieldset.append(element("legend", "poll__question", poll.question));
+        for (const option of poll.options) {
+          fieldset.appendChild(element("label", "poll__option")).append(
+            Object.assign(element("input"), {type: "radio", name: "option", value: option.id, required: 1}),
+            " ", element("span", 0, option.label));
         }
-        f.append(fs, mk("button", "poll__submit", t(L, "vote")));
-        put(f);
+        form.append(fieldset, element("button", "poll__submit", strings[lang].vote));
+        replaceView(form);
       }
-      f.onsubmit = vote;
+      form.onsubmit = vote;
     }
   };
-  const load = focus => req(a, path).then(r => r.json()).then(p => show(p, focus))
-    .catch(safe(() => st.textContent = t(L, "tot")));
-  async function vote(e) {
+  const load = focus => request(endpoint, path).then(poll => show(poll, focus))
+    .catch(guard(() => status.textContent = say(lang, "voters")));
+  async function vote(event) {
+    event.preventDefault();
+    const choice = event.target.querySelector(":checked");
+    if (voting || !choice) return;
+    voting = 1;
     try {
-      e.preventDefault();
-      const c = e.target.querySelector(":checked");
-      if (busy || !c) return;
-      busy = 1;
-      const r = await req(a, path + "/votes", {option: c.value});
+      show(await request(endpoint, path + "/votes", {option: choice.value}), 1);
+    } catch (failure) {
       // 409: already voted (in another tab) or closed meanwhile: show the current results.
-      await (r.status == 409 ? load(1) : show(await r.json(), 1));
-    } catch (x) {
-      st.textContent = t(L, "err");
+      failure.status == 409 ? await load(1) : status.textContent = strings[lang].failed;
     }
-    busy = 0;
+    voting = 0;
   }
   load();
 }
 
-const init = safe(() => {
-  const els = [...d.querySelectorAll("[data-portal-presence]")];
-  if (els.length) presence(els);
-  d.querySelectorAll("[data-portal-poll]").forEach(safe(poll));
+// The "Thống kê truy cập" box: GET /api/stats (no session, cacheable), every 30 s while visible.
+function stats(mount) {
+  const endpoint = endpointOf(mount), lang = languageOf(mount), [title, ...labels] = strings[lang].stats;
+  const list = element("dl", "stats__list");
+  const values = labels.map(label => {
+    const value = element("dd", 0, "—");
+    list.appendChild(element("div")).append(element("dt", 0, label), value);
+    return value;
+  });
+  mount.replaceChildren(element("p", "stats__title", title), list);
+  // request() waits for the first heartbeat, so "online" counts this visitor as the counter does.
+  const refresh = () => doc.visibilityState == "visible" && request(endpoint, "/api/stats")
+    .then(numbers => ["online", "today", "month", "total"].forEach((key, index) =>
+      values[index].textContent = formatNumber(lang, numbers[key])))
+    .catch(() => 0); // keep the numbers shown
+  doc.addEventListener("visibilitychange", refresh);
+  setInterval(refresh, 3e4);
+  refresh();
+}
+
+const init = guard(() => {
+  const find = selector => [...doc.querySelectorAll(selector)];
+  const counters = find("[data-portal-presence]"), boxes = find("[data-portal-stats]");
+  // The stats box alone heartbeats too: its visitors count as online and as page views.
+  if (counters[0] || boxes[0]) presence(endpointOf(counters[0] || boxes[0]), counters);
+  find("[data-portal-poll]").forEach(guard(poll));
+  boxes.forEach(guard(stats));
 });
-d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", init) : init();
+doc.readyState == "loading" ? doc.addEventListener("DOMContentLoaded", init) : init();
 })();
