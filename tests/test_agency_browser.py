@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.test_build_features_browser import layout_shift
 from tests.widget_fixtures import (  # noqa: F401 - fixtures
     Portal,
     axe_violations,
@@ -83,3 +84,10 @@ def test_download_opens_offline_without_scripts(
     assert requests == [saved.as_uri()]  # nothing else fetched
     color = offline.locator("h1").evaluate("e => getComputedStyle(e).color")
     assert color == "rgb(143, 26, 26)"  # its own <style> applies
+
+
+@pytest.mark.parametrize("path", ["/danh-ba.html", "/en/directory.html", "/luu-tru/2023/06/"])
+def test_no_layout_shift_on_a_phone(chromium: Any, portal: Portal, path: str) -> None:
+    shift, shifts, page = layout_shift(chromium, portal.base + path)
+    assert shift <= 0.01, (path, shifts)
+    page.context.close()
