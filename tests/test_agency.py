@@ -309,3 +309,22 @@ def test_downloads_can_be_turned_off(tmp_path: Path) -> None:
     assert not (tmp_path / "o/tai-ve").exists()
     article = next((tmp_path / "o/bai-viet").glob("*.html")).read_text(encoding="utf-8")
     assert "/tai-ve/" not in article
+
+
+def test_poll_english_texts_are_all_or_none(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    toml = site / "site.toml"
+    text = toml.read_text(encoding="utf-8").replace(', label_en = "Good"', "", 1)
+    toml.write_text(text, "utf-8")
+    lines = build_problems(site, tmp_path)
+    assert "site.toml:None:question_en: poll 'portal-rating': English texts incomplete" in lines
+
+
+def test_a_page_without_title_or_in_a_wrong_folder_fails(tmp_path: Path) -> None:
+    site = copy_site(tmp_path)
+    (site / "pages/lich.md").write_text("---\nslug: lich\n---\nText.\n", "utf-8")
+    (site / "pages/fr").mkdir()
+    (site / "pages/fr/a.md").write_text("---\ntitle: A\n---\nTexte.\n", "utf-8")
+    lines = build_problems(site, tmp_path)
+    assert "pages/lich.md:None:title: missing" in lines
+    assert "pages/fr/a.md:None:None: not a page folder" in lines
