@@ -287,8 +287,8 @@ def test_settings_and_content_problems_together(tmp_path: Path) -> None:
     assert "content/a.md: title: missing" in lines
     assert any(x.startswith("site.toml") and "page_size: must be at least 1" in x for x in lines)
     assert "site.toml: sites: unknown setting in the top level" in lines
-    assert "site.toml: urll: unknown setting in [[nav]] #7" in lines
-    assert "site.toml: url: missing in [[nav]] #7" in lines
+    assert "site.toml: urll: unknown setting in [[nav]] #9" in lines
+    assert "site.toml: url: missing in [[nav]] #9" in lines
     hints = {p.field: p.hint for p in info.value.problems}
     assert hints["sites"] == "did you mean 'site'?"
     assert hints["urll"] == "did you mean 'url'?"
@@ -370,7 +370,10 @@ def test_bad_poll_definition_fails_the_build(tmp_path: Path) -> None:
     toml = site / "site.toml"
     text = toml.read_text(encoding="utf-8")
     toml.write_text(
-        text.replace('{ id = "chua-tot", label = "Chưa tốt" },', '{ id = "tot", label = "Lặp" },'),
+        text.replace(
+            '{ id = "chua-tot", label = "Chưa tốt", label_en = "Not good yet" },',
+            '{ id = "tot", label = "Lặp" },',
+        ),
         encoding="utf-8",
     )
     with pytest.raises(BuildError, match="duplicate option id 'tot'") as info:

@@ -140,6 +140,7 @@ class BuildContext:
     problems: list[Problem] = field(default_factory=list)
     # read_inputs
     config: SiteConfig | None = None
+    agency_raws: dict[str, bytes] = field(default_factory=dict)  # pages/, data/
     settings_bytes: bytes = b""
     manifest: cache_mod.Manifest = field(default_factory=cache_mod.Manifest)
     sources: dict[str, str] = field(default_factory=dict)  # content file -> path
@@ -301,6 +302,9 @@ def read_inputs(ctx: BuildContext) -> None:
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
         ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
+    from .agency import agency_inputs
+
+    ctx.agency_raws = {rel: _read(path) for rel, path in agency_inputs(site_dir).items()}
     ctx.static_paths = dict(_walk(site_dir / "static"))
     ctx.static_bytes = {rel: _read(path) for rel, path in ctx.static_paths.items()}
     ctx.static_digests = {rel: _hash(data) for rel, data in ctx.static_bytes.items()}
@@ -316,6 +320,7 @@ def read_inputs(ctx: BuildContext) -> None:
         ctx.settings_bytes,
         *(f"{rel}:{d}" for rel, d in ctx.digests.items()),
         ctx.template_key,
+        *(f"{rel}:{_hash(data)}" for rel, data in ctx.agency_raws.items()),
         ctx.static_version,
         ctx.widget_version,
         cache_mod.out_key(out_dir),
@@ -419,6 +424,7 @@ def prepare_site_images(ctx: BuildContext) -> None:
 def resolve(ctx: BuildContext) -> None:
     """Stage 3: the site as a whole (publication, slugs, links), every page and file it
     will have, and the links between them checked. Raises every problem found so far."""
+    from .agency import agency_link_problems, load_agency
     from .kinds import KINDS
     from .model import link_problems, resolve_site
     from .pages import SiteView
@@ -437,8 +443,10 @@ def resolve(ctx: BuildContext) -> None:
         config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
     )
     ctx.problems += problems
+    agency, problems = load_agency(ctx.agency_raws)
+    ctx.problems += problems
     view = ctx.view = SiteView(
-        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of, ctx.images
+        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of, ctx.images, agency
     )
     for kind in KINDS:
         ctx.tasks += kind.pages(view)
@@ -448,6 +456,7 @@ def resolve(ctx: BuildContext) -> None:
     files = {t.file for t in ctx.tasks} | set(ctx.extras)
     files |= set(ctx.images.files if ctx.images else ())
     ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
+    ctx.problems += agency_link_problems(agency, files)
     if ctx.problems:
         raise BuildError(ctx.problems)
     ctx.next_change = next_change(ctx.settings_bytes, config, ctx.model, ctx.now)
@@ -472,6 +481,7 @@ def render(ctx: BuildContext) -> None:
     from markupsafe import Markup
 
     from . import render as render_mod
+    from .i18n import WORDS
     from .render import RenderSetup, Task, render_string, use_setup
 
     assert ctx.view is not None
@@ -486,7 +496,14 @@ def render(ctx: BuildContext) -> None:
     use_setup(base)
     latest = render_string("partials/latest.html", {"items": ctx.view.latest_items()})
     polls = render_string("partials/polls.html", {})
-    shared = {"latest_html": Markup(latest), "polls_html": Markup(polls)}
+    polls_en = render_string(
+        "partials/polls.html", {"polls": ctx.view.polls_en(), "lang": "en", "ui": WORDS["en"]}
+    )
+    shared = {
+        "latest_html": Markup(latest),
+        "polls_html": Markup(polls),
+        "polls_html_en": Markup(polls_en),
+    }
     setup = replace(base, globals={**base.globals, **shared})
     global_key = _hash(
         BUILDER_VERSION,

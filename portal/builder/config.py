@@ -33,6 +33,26 @@ class NavItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteLink:
+    """One entry of the "Liên kết website" block: another agency's portal."""
+
+    label: str
+    url: str
+    label_en: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class English:
+    """The `[english]` table: what English pages show instead of the Vietnamese settings."""
+
+    name: str
+    short_name: str
+    description: str
+    footer: tuple[str, ...]
+    nav: tuple[NavItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SiteConfig:
     """Everything the builder reads from `site.toml`."""
 
@@ -50,6 +70,12 @@ class SiteConfig:
     nav: tuple[NavItem, ...]
     categories: tuple[Category, ...]
     polls: tuple[Poll, ...] = field(default_factory=tuple)
+    links: tuple[SiteLink, ...] = ()
+    english: English | None = None
+    # /tai-ve/<slug>.html for every article (one more file per article: off saves that)
+    article_downloads: bool = True
+    # English texts of the polls: {poll id: {"question": ..., option id: label}}
+    polls_en: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def category_map(self) -> dict[str, Category]:
@@ -64,11 +90,13 @@ class SiteConfig:
 
 _SITE_KEYS = {
     "name", "short_name", "base_url", "language", "timezone", "page_size", "description",
-    "latest_count", "feed_size", "publisher", "footer",
+    "latest_count", "feed_size", "publisher", "footer", "article_downloads",
 }  # fmt: skip
-_TABLES = {"site", "categories", "nav", "polls"}
+_TABLES = {"site", "categories", "nav", "polls", "links", "english"}
 _CATEGORY_KEYS = {"id", "name", "description"}
 _NAV_KEYS = {"label", "url"}
+_LINK_KEYS = {"label", "label_en", "url"}
+_ENGLISH_KEYS = {"name", "short_name", "description", "footer", "nav"}
 FILE = "site.toml"
 
 
@@ -167,6 +195,10 @@ def load_config(site_dir: Path) -> SiteConfig:
     categories = _categories(check, data.get("categories", []))
     nav = _nav(check, data.get("nav", []))
     polls = _polls(check, site_dir)
+    links = site_links(check, data.get("links", []))
+    english = _english(check, data.get("english"))
+    polls_en = _polls_en(check, data.get("polls", []))
+    downloads = check.get(site, "article_downloads", bool, w, True)
     if check.problems:
         raise BuildError(check.problems)
     return SiteConfig(
@@ -184,6 +216,10 @@ def load_config(site_dir: Path) -> SiteConfig:
         nav=tuple(nav),
         categories=tuple(categories),
         polls=tuple(polls),
+        links=tuple(links),
+        english=english,
+        polls_en=polls_en,
+        article_downloads=downloads is not False,
     )
 
 
@@ -223,6 +259,79 @@ def _nav(check: _Checker, raw_list: Any) -> list[NavItem]:
         if label is not None and url is not None:
             nav.append(NavItem(label, url))
     return nav
+
+
+#: What a link of the "Liên kết website" block may look like: https (or http) and a host
+#: name with a dot; no spaces, no credentials.
+_LINK_SHAPE = re.compile(
+    r"^https?://[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+(?::\d+)?(?:[/?#]\S*)?$"
+)
+
+
+def site_links(check: _Checker, raw_list: Any) -> list[SiteLink]:
+    """`[[links]]`: label (and label_en), url; each url checked for shape."""
+    links: list[SiteLink] = []
+    for i, raw in enumerate(raw_list if isinstance(raw_list, list) else []):
+        lw = f"[[links]] #{i + 1}"
+        if not isinstance(raw, dict):
+            check.add(None, f"{lw} must be a table")
+            continue
+        check.unknown(raw, _LINK_KEYS, lw)
+        label, url = check.get(raw, "label", str, lw), check.get(raw, "url", str, lw)
+        if label is None or url is None:
+            continue
+        if not _LINK_SHAPE.match(url.strip().lower()):
+            check.add(
+                "url",
+                f"{lw} ({label}): {url!r} is not a web address",
+                "write it in full, e.g. https://dichvucong.gov.vn",
+                locate=False,
+            )
+            continue
+        links.append(SiteLink(label, url.strip(), str(raw.get("label_en") or "")))
+    return links
+
+
+def _english(check: _Checker, raw: Any) -> English | None:
+    """`[english]`: the names, footer and navigation of the English pages."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        check.add(None, "[english] must be a table")
+        return None
+    check.unknown(raw, _ENGLISH_KEYS, "[english]")
+    name = check.get(raw, "name", str, "[english]")
+    footer = raw.get("footer", [])
+    if not isinstance(footer, list) or not all(isinstance(x, str) for x in footer):
+        check.add("footer", "[english] footer must be a list of strings", locate=False)
+        footer = []
+    nav = _nav(check, raw.get("nav", []))
+    if name is None:
+        return None
+    return English(
+        name=name,
+        short_name=str(raw.get("short_name", name)),
+        description=str(raw.get("description", "")),
+        footer=tuple(footer),
+        nav=tuple(nav),
+    )
+
+
+def _polls_en(check: _Checker, raw_list: Any) -> dict[str, dict[str, str]]:
+    """`question_en` of a poll and `label_en` of its options: all of them or none."""
+    out: dict[str, dict[str, str]] = {}
+    for raw in raw_list if isinstance(raw_list, list) else []:
+        if not isinstance(raw, dict) or "question_en" not in raw:
+            continue
+        pid, question = str(raw.get("id")), raw["question_en"]
+        options = [o for o in raw.get("options", []) if isinstance(o, dict)]
+        labels = {str(o.get("id")): o.get("label_en") for o in options}
+        if not isinstance(question, str) or not all(isinstance(v, str) for v in labels.values()):
+            hint = "give question_en and a label_en to every option"
+            check.add("question_en", f"poll {pid!r}: English texts incomplete", hint, locate=False)
+            continue
+        out[pid] = {"question": question, **{k: str(v) for k, v in labels.items()}}
+    return out
 
 
 def _polls(check: _Checker, site_dir: Path) -> list[Poll]:

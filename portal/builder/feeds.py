@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # xml.sax.saxutils and email.utils would do, but import urllib and the socket stack: more
 # than the rest of an incremental build. These give the same bytes.
@@ -122,15 +123,21 @@ def rss_feed(
     return "".join(out)
 
 
-def sitemap(urls: Sequence[tuple[str, dt.datetime | None]]) -> str:
-    """sitemap.xml: absolute URLs with their last modification time."""
+def sitemap(urls: Sequence[tuple[Any, ...]]) -> str:
+    """sitemap.xml: absolute URLs with their last modification time and, for pages in
+    two languages, their hreflang alternates: (url, lastmod[, [(lang, url), ...]])."""
     out = [
         '<?xml version="1.0" encoding="utf-8"?>\n',
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n',
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+        ' xmlns:xhtml="http://www.w3.org/1999/xhtml">\n',
     ]
-    for url, lastmod in urls:
+    for url, lastmod, *rest in urls:
         mod = f"<lastmod>{_iso(lastmod)}</lastmod>" if lastmod else ""
-        out.append(f"  <url><loc>{escape(url)}</loc>{mod}</url>\n")
+        alt = "".join(
+            f'<xhtml:link rel="alternate" hreflang="{lang}" href="{escape(href)}"/>'
+            for lang, href in (rest[0] if rest else ())
+        )
+        out.append(f"  <url><loc>{escape(url)}</loc>{mod}{alt}</url>\n")
     out.append("</urlset>\n")
     return "".join(out)
 

@@ -12,10 +12,12 @@ from typing import Any, NamedTuple, Protocol
 
 from markupsafe import Markup
 
+from .agency import Agency
 from .config import SiteConfig
 from .content import ParsedArticle
 from .dates import formats
 from .feeds import FeedEntry
+from .i18n import WORDS
 from .images import CARD_SIZES, ImageSet, picture_html, rewrite_body_images
 from .model import Article, SiteModel, link_urls
 from .taxonomy import RelatedIndex, Tag, collect_tags
@@ -67,8 +69,10 @@ class SiteView:
         static_version: str,
         body_of: Callable[[ParsedArticle], str],
         images: ImageSet | None = None,
+        agency: Agency | None = None,
     ) -> None:
         self.config = config
+        self.agency = agency or Agency()
         self.images = images or ImageSet({}, {})
         self.model = model
         self.widget_version = widget_version
@@ -165,6 +169,14 @@ class SiteView:
                 {"id": k.id, "name": k.name, "url": category_url(k.id)} for k in c.categories
             ],
             "polls": [dataclasses.asdict(p) for p in c.polls],
+            # What pages in English replace (see kinds/agency_pages.py): Vietnamese here.
+            "page_lang": "vi",
+            "ui": WORDS["vi"],
+            "switch": None,
+            "article_downloads": c.article_downloads,
+            "links": [
+                {"label": k.label, "label_en": k.label_en or k.label, "url": k.url} for k in c.links
+            ],
             "api": "",
             "lang": c.language,
             "version": self.widget_version,
@@ -178,13 +190,29 @@ class SiteView:
             ),
         }
 
+    def polls_en(self) -> list[dict[str, Any]]:
+        """The polls with their English texts (`question_en`, `label_en`), where given."""
+        out = []
+        for p in self.config.polls:
+            poll = dataclasses.asdict(p)
+            texts = self.config.polls_en.get(p.id, {})
+            poll["question"] = texts.get("question", p.question)
+            for option in poll["options"]:
+                option["label"] = texts.get(option["id"], option["label"])
+            out.append(poll)
+        return out
+
     def latest_items(self) -> list[dict[str, Any]]:
         """The "Tin mới nhất" entries."""
         return [self.card(a) for a in self.model.articles[: self.config.latest_count]]
 
     def nav_links(self) -> list[str]:
         """Navigation links to check, as 'where\\0link'."""
-        return [f"[[nav]] {n.label!r}\0{n.url}" for n in self.config.nav]
+        c = self.config
+        english = c.english.nav if c.english else ()
+        return [f"[[nav]] {n.label!r}\0{n.url}" for n in c.nav] + [
+            f"[[english.nav]] {n.label!r}\0{n.url}" for n in english
+        ]
 
     def meta(
         self,
@@ -209,6 +237,7 @@ class SiteView:
             "feed_atom": feeds[0],
             "feed_rss": feeds[1],
             "index": index,
+            "alternates": [],
         }
 
     def in_category(self, category_id: str) -> list[Article]:

@@ -7,7 +7,10 @@ to KINDS.
 from __future__ import annotations
 
 from ..pages import PageKind
+from .agency_pages import AgencyPages
+from .archives import ArchivePages
 from .articles import ArticlePages
+from .downloads import ArticleDownloads
 from .feeds import Feeds
 from .listings import CategoryPages, HomePages
 from .special import SpecialPages
@@ -19,6 +22,9 @@ KINDS: tuple[PageKind, ...] = (
     TagPages(),
     ArticlePages(),
     SpecialPages(),
+    AgencyPages(),
+    ArchivePages(),
+    ArticleDownloads(),
     Feeds(),
 )
 

@@ -11,6 +11,7 @@ from ..model import Article
 from ..pages import DASH, PageTask, SiteView
 from ..search import search_index
 from ..urls import SEARCH_INDEX, category_url, tag_url, url_to_file
+from .agency_pages import search_entries, sitemap_entries
 
 
 def feed_files(
@@ -58,7 +59,7 @@ class Feeds:
         for tag in view.tags:
             urls.append((view.absolute(tag_url(tag.slug)), max(a.updated for a in tag.articles)))
         urls += [(view.absolute(a.url), a.updated) for a in arts if not a.status]
-        out["sitemap.xml"] = sitemap(urls)
+        out["sitemap.xml"] = sitemap(urls + sitemap_entries(view))
         out["robots.txt"] = robots(c.base_url)
         out[url_to_file(SEARCH_INDEX)] = search_index(
             [
@@ -72,5 +73,6 @@ class Feeds:
                 }
                 for a in arts
             ]
+            + search_entries(view)
         )
         return out
