@@ -136,7 +136,7 @@ async def test_banked_sessions_replayed_at_once_count_up_to_the_bound(
         tokens = []
         for _ in range(60):
             banker.cookies.clear()
-            tokens.append((await banker.get("/api/presence")).headers[HEADER_NAME])
+            tokens.append((await banker.get("/api/polls")).headers[HEADER_NAME])
         banker.cookies.clear()
         replayed = await asyncio.gather(
             *(banker.post("/api/presence", json={}, headers={HEADER_NAME: t}) for t in tokens)
