@@ -5,8 +5,8 @@ terminal says about each build."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import select
+import shutil
 import subprocess
 import sys
 import threading
