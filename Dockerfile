@@ -33,15 +33,18 @@ ENV NGINX_LISTEN=80 \
     PORTAL_UPSTREAM=service:8000 \
     PORTAL_STATIC_ROOT=/srv/portal/dist
 
-FROM ${PYTHON_IMAGE} AS builder
+# What the builder and the service images share: the runtime settings and the non-root user.
+# /srv/portal: where compose mounts the site-build volume; a fresh volume takes this
+# directory's owner, so the builder can write there.
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# The same user as the service's. /srv/portal: where compose mounts the site-build volume; a
-# fresh volume takes this directory's owner, so the builder can write there.
 RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal \
     && mkdir -p /srv/portal && chown portal:portal /srv/portal
+
+FROM runtime AS builder
 # What `portal build` needs (requirements/portal.lock, with hashes), then the project's wheel.
 COPY requirements/portal.lock /tmp/portal.lock
 COPY --from=build /wheels /wheels
@@ -55,13 +58,7 @@ USER portal
 # half-made build is never switched in).
 CMD ["portal", "build", "/app/site", "-o", "/srv/portal/dist", "--watch"]
 
-FROM ${PYTHON_IMAGE} AS service
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin portal \
-    && mkdir -p /srv/portal && chown portal:portal /srv/portal
+FROM runtime AS service
 # Only what the service runs (requirements/service.in, locked with hashes): no builder, no
 # embedded server, no test tools; then the project's wheel without its laptop dependencies.
 COPY requirements/service.lock /tmp/service.lock

@@ -114,8 +114,15 @@ def test_service_trusts_exactly_the_network_nginx_is_on(compose: dict[str, Any])
     assert compose["networks"]["backend"]["internal"] is True
 
 
+def with_base(all_stages: dict[str, list[str]], name: str) -> list[str]:
+    """A stage's instructions after those of the stage it is built `FROM`, if one is."""
+    lines = all_stages[name]
+    base = lines[0].split()[1]
+    return [*with_base(all_stages, base), *lines[1:]] if base in all_stages else lines
+
+
 def test_dockerfile_service_runs_uvicorn_as_a_non_root_user() -> None:
-    service = stages(DOCKERFILE.read_text(encoding="utf-8"))["service"]
+    service = with_base(stages(DOCKERFILE.read_text(encoding="utf-8")), "service")
     assert service[0].split()[1] in ("${PYTHON_IMAGE}", "python:3.11-slim")
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in DOCKERFILE.read_text()
     users = [line.split()[1] for line in service if line.upper().startswith("USER ")]
@@ -186,7 +193,7 @@ def test_web_and_service_read_the_same_volume_read_only(compose: dict[str, Any])
 
 def test_dockerfile_builder_image_builds_as_the_service_user_with_the_same_wheel() -> None:
     all_stages = stages(DOCKERFILE.read_text(encoding="utf-8"))
-    builder, service = all_stages["builder"], all_stages["service"]
+    builder, service = with_base(all_stages, "builder"), with_base(all_stages, "service")
     # The same wheel in both: the pages name the widget versions the service serves.
     for stage in (builder, service):
         assert "COPY --from=build /wheels /wheels" in stage
