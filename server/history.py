@@ -18,6 +18,7 @@ All of it is under the `{traffic}` hash tag, so the one script may touch it on R
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import zlib
@@ -26,9 +27,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
+from starlette.types import Scope
 
 from server.catalog import SiteCatalog, canonical_page
-from server.clients import IPAddress
+from server.clients import IPAddress, parse_ip
 from server.presence import Beat, PresenceCounts
 from server.ratelimit import hashed_group
 from server.store import RedisClient, load_script
@@ -49,6 +51,19 @@ def address_key(address: IPAddress | None, secret: str) -> str:
     """What history files a client under: a keyed hash of its address group (an IPv4
     address, an IPv6 /64), 64 bits of it; never the address."""
     return hashed_group(address, secret)[:16]
+
+
+def client_key(scope: Scope, secret: str) -> str:
+    """`address_key` of the request's (proxy-corrected) client address. Every heartbeat and
+    vote needs it and an address sends many: remembered per address rather than parsed and
+    hashed again each time."""
+    client = scope.get("client")
+    return _key_of_host(client[0] if client else "", secret)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _key_of_host(host: str, secret: str) -> str:
+    return address_key(parse_ip(host) if host else None, secret)
 
 
 class TrafficHistory:

@@ -23,7 +23,7 @@ from server.catalog import SiteCatalog
 from server.clients import client_address
 from server.cors import CrossOrigin
 from server.errors import ApiError, error_json, error_response, json_bytes
-from server.history import TrafficHistory, TrafficRecorder, address_key
+from server.history import TrafficHistory, TrafficRecorder, client_key
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import (
     PAGE,
@@ -128,7 +128,7 @@ async def presence_heartbeat(
     body = await optional_json_object(scope, receive, services.settings.max_body_bytes)
     page = normalize_page(body.get("page"))
     view = body.get("view") is True
-    address = address_key(client_address(scope), services.settings.secret_keys[0])
+    address = client_key(scope, services.settings.secret_keys[0])
     counts = await services.presence.heartbeat(visitor.id, page, view, address)
     services.metrics.heartbeats.inc()
     services.metrics.online.set(counts.online)
@@ -329,7 +329,7 @@ async def _form_vote(request: Request, services: Services, poll: Poll) -> Respon
 
 
 def _voter(services: Services, scope: Scope) -> str:
-    return address_key(client_address(scope), services.settings.secret_keys[0])
+    return client_key(scope, services.settings.secret_keys[0])
 
 
 async def _rate_limit(scope: Scope, services: Services) -> None:
