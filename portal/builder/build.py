@@ -65,7 +65,7 @@ class BuildReport:
             f"{self.articles} articles, {self.pages_written} files written, "
             f"{self.pages_unchanged} unchanged"
             + (f", {self.removed} removed" if self.removed else "")
-            + (f", {self.drafts} drafts" if self.drafts else "")
+            + (f", {self.drafts} draft{'s' if self.drafts != 1 else ''}" if self.drafts else "")
             + (f", {self.scheduled} scheduled" if self.scheduled else "")
             + f" in {self.seconds:.2f} s"
         )
