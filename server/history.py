@@ -158,11 +158,8 @@ class TrafficHistory:
     async def hour_points(self, first: int, last: int, zone: ZoneInfo) -> list[dict[str, Any]]:
         """Hours `first..last` (hour numbers): their online max and views."""
         days = range(first // 24, last // 24 + 1)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for day in days:
-                pipe.hgetall(self.key(f"h:{day}"))
-            found = await pipe.execute()
-        by_day = {day: _decoded(fields) for day, fields in zip(days, found, strict=True)}
+        found = await self._hashes([self.key(f"h:{day}") for day in days])
+        by_day = dict(zip(days, found, strict=True))
         points = []
         for hour in range(first, last + 1):
             fields = by_day[hour // 24]
@@ -180,11 +177,8 @@ class TrafficHistory:
     async def minute_points(self, first: int, last: int, zone: ZoneInfo) -> list[dict[str, Any]]:
         """Minutes `first..last` (minute numbers): their online max."""
         hours = range(first // 60, last // 60 + 1)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for hour in hours:
-                pipe.hgetall(self.key(f"m:{hour}"))
-            found = await pipe.execute()
-        by_hour = {hour: _decoded(fields) for hour, fields in zip(hours, found, strict=True)}
+        found = await self._hashes([self.key(f"m:{hour}") for hour in hours])
+        by_hour = dict(zip(hours, found, strict=True))
         return [
             {
                 "t": minute_label(minute, zone),
@@ -197,16 +191,20 @@ class TrafficHistory:
 
     async def page_views(self, first: int, last: int) -> dict[str, int]:
         """Views per page over the days `first..last`."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for day in range(first, last + 1):
-                for key in self.page_view_keys(day):
-                    pipe.hgetall(key)
-            found = await pipe.execute()
+        keys = [key for day in range(first, last + 1) for key in self.page_view_keys(day)]
         totals: dict[str, int] = {}
-        for fields in found:
-            for page, views in _decoded(fields).items():
+        for fields in await self._hashes(keys):
+            for page, views in fields.items():
                 totals[page] = totals.get(page, 0) + views
         return totals
+
+    async def _hashes(self, keys: list[str]) -> list[dict[str, int]]:
+        """Several history hashes, decoded, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            found = await pipe.execute()
+        return [_decoded(fields) for fields in found]
 
     async def visitor_totals(self, day: int, month: str) -> tuple[int, int, int]:
         """Distinct visitors today, this month (HyperLogLog), and the sum of every day's."""
