@@ -22,7 +22,7 @@ from server.logs import AccessLog, configure_logging
 from server.metrics import Metrics, RequestMetrics
 from server.pipeline import Mounts, Pipeline
 from server.polls import PollStore
-from server.presence import Presence
+from server.presence import BatchHook, Beat, Presence, PresenceCounts
 from server.ratelimit import ADMIN_FAILURE_LIMIT, AddressLimiter, AdminGuard
 from server.router import Route, Router, from_starlette
 from server.routes import ROUTES, SUMMARISED, Services
@@ -75,7 +75,7 @@ def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeli
         )
         traffic = TrafficHistory(redis, settings.redis_prefix, settings.max_visitors_per_address)
         recorder = TrafficRecorder(traffic, catalog)
-        presence.on_batch = recorder.on_batch
+        presence.on_batch = _after_heartbeats(metrics, recorder)
         await start_history(traffic)
 
         def limiter(limit: str | None, namespace: str) -> AddressLimiter | None:
@@ -133,6 +133,16 @@ def create_app(settings: Settings, extra_routes: Iterable[Route] = ()) -> Pipeli
     app.state.metrics = metrics
     app.state.stats_cache = StatsCache()
     return app
+
+
+def _after_heartbeats(metrics: Metrics, recorder: TrafficRecorder) -> BatchHook:
+    """Counted once per batch, not per request: a metric costs a lock per update."""
+
+    async def after(beats: list[Beat], counts: list[PresenceCounts]) -> None:
+        metrics.count_heartbeats(len(beats), counts[-1].online)
+        await recorder.on_batch(beats, counts)
+
+    return after
 
 
 async def _follow_site(catalog: SiteCatalog, polls: PollStore) -> None:

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from redis.exceptions import RedisError
 from starlette.types import Scope
 
-from server.catalog import SiteCatalog, canonical_page
+from server.catalog import SiteCatalog
 from server.clients import IPAddress, parse_ip
 from server.presence import Beat, PresenceCounts
 from server.ratelimit import hashed_group
@@ -257,14 +257,13 @@ class TrafficRecorder:
         self.pages_now: dict[str, int] = {}
 
     async def on_batch(self, beats: list[Beat], counts: list[PresenceCounts]) -> None:
-        """The `Presence.on_batch` hook: only pages of the site's list count as pages."""
-        pages = self.catalog.pages
+        """The `Presence.on_batch` hook: only pages of the site's list count as pages (the
+        beats' pages are already scopes: pages of the list, when there is one)."""
+        listed = self.catalog.pages is not None
         for (member, page, view, address), count in zip(beats, counts, strict=True):
-            known = None
-            if page is not None and pages is not None and canonical_page(page) in pages:
-                known = canonical_page(page)
-                if count.page_online is not None:
-                    self.pages_now[known] = count.page_online
+            known = page if listed else None
+            if known is not None and count.page_online is not None:
+                self.pages_now[known] = count.page_online
             self.sessions[member] = address
             if view:
                 self.views[(address, known)] = self.views.get((address, known), 0) + 1

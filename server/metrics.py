@@ -60,6 +60,11 @@ class Metrics:
             registry=self.registry,
         )
 
+    def count_heartbeats(self, heartbeats: int, online: int) -> None:
+        """A batch of heartbeats, and the site count the last of them got."""
+        self.heartbeats.inc(heartbeats)
+        self.online.set(online)
+
     def count_vote(self, poll_id: str) -> None:
         child = self._vote_children.get(poll_id)
         if child is None:  # poll ids come from site.toml: a bounded set

@@ -38,6 +38,7 @@ from server.clients import apply_forwarded, client_address
 from server.cors import CrossOrigin
 from server.edge import Edge
 from server.errors import ApiError, Header, error_answer, json_headers
+from server.heap import settled_heap
 from server.logs import REQUEST_ID_HEADER, bind_request_id, unbind_request_id
 from server.router import JsonEndpoint, Route, Router, Session, allow_header
 from server.security import SecurityHeaders
@@ -302,7 +303,8 @@ class Pipeline:
             async with self.lifespan_context(self):
                 await send({"type": "lifespan.startup.complete"})
                 started = True
-                await receive()  # lifespan.shutdown
+                with settled_heap():
+                    await receive()  # lifespan.shutdown
         except BaseException as exc:
             kind = "shutdown" if started else "startup"
             await send({"type": f"lifespan.{kind}.failed", "message": repr(exc)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,15 @@ class Poll:
     """`open = false` in site.toml closes the poll whatever its schedule."""
     opens: datetime | None = None
     closes: datetime | None = None
+    _hash: int = field(init=False, repr=False, compare=False)
+    """Hashed once: every vote looks its poll up (batches, the answer's template)."""
+
+    def __post_init__(self) -> None:
+        fields = (self.id, self.question, self.options, self.enabled, self.opens, self.closes)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def has_option(self, option_id: str) -> bool:
         return any(option.id == option_id for option in self.options)
@@ -51,6 +60,8 @@ class Poll:
     @property
     def open(self) -> bool:
         """Open now, by the clock: a schedule needs no rebuild or restart."""
+        if self.opens is None and self.closes is None:
+            return self.enabled  # no schedule: no clock to read
         return self.is_open_at(datetime.now(UTC))
 
     @property

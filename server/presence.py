@@ -67,6 +67,8 @@ Beat = tuple[bytes, str | None, bool, str]
 """A heartbeat in a batch: session member, page, whether it is a page view, address key
 (`server.history.address_key`: a keyed hash of the address group, IPv4 or IPv6 /64)."""
 BatchHook = Callable[[list[Beat], list[PresenceCounts]], Awaitable[None]]
+"""Called once per batch of heartbeats with their counts; each beat's page is its page
+scope there (`Presence.known_page`: None for a page that may have none)."""
 
 
 def normalize_page(page: object) -> str | None:
@@ -201,9 +203,11 @@ class Presence:
             max_scopes,
             self.max_online_per_address,
         ]
-        for member, page, _, address in beats:
+        scoped: list[Beat] = []
+        for member, page, view, address in beats:
             scope = self.known_page(page)
             args += [member, address_group(address), b"" if scope is None else page_token(scope)]
+            scoped.append((member, scope, view, address))
         flat = await self._heartbeat_script(keys=self._keys, args=args)
         ttl = self.ttl
         results = [
@@ -213,7 +217,7 @@ class Presence:
             for i in range(0, len(flat), 3)
         ]
         if self.on_batch is not None:
-            await self.on_batch(beats, results)
+            await self.on_batch(scoped, results)
         return results
 
     async def _count_batch(self, pages: list[str | None]) -> list[PresenceCounts]:

@@ -130,8 +130,6 @@ async def presence_heartbeat(
     view = body.get("view") is True
     address = client_key(scope, services.settings.secret_keys[0])
     counts = await services.presence.heartbeat(visitor.id, page, view, address)
-    services.metrics.heartbeats.inc()
-    services.metrics.online.set(counts.online)
     return 200, counts.as_json_bytes()
 
 
