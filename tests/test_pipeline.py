@@ -235,3 +235,31 @@ def test_router_finds_exact_paths_and_patterns() -> None:
     assert files is not None and files[1] == {"rest": "a/b.css"}
     with pytest.raises(ValueError, match="two routes"):
         Router([Route("/a", ("GET",), handler), Route("/a", ("GET",), handler)])
+
+
+async def test_serving_freezes_the_startup_heap_and_undoes_it_on_shutdown(
+    settings: Settings,
+) -> None:
+    """Through the ASGI lifespan, as uvicorn runs it: while the app serves, the startup heap
+    is out of the collector's sight and young passes wait for 10,000 allocations; after,
+    the process is as it was (a test process builds many apps)."""
+    import asyncio
+    import gc
+
+    from server.heap import YOUNG_THRESHOLD
+
+    app = create_app(settings)
+    before = gc.get_threshold()
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, outbox.put))
+    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    await asyncio.sleep(0)
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    assert gc.get_freeze_count() > 10_000  # modules, templates, settings
+    await inbox.put({"type": "lifespan.shutdown"})
+    await task
+    assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
