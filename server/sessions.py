@@ -43,14 +43,16 @@ class SessionSigner:
 
     Tokens are itsdangerous `TimestampSigner` tokens (salt `portal.session`, HMAC-SHA1 with a
     django-concat derived key): `<id>.<timestamp>.<signature>`, each part unpadded URL-safe
-    base64. They are made and checked here with `hmac.digest` and keys derived once: the
-    library derives the key and builds an HMAC object per call, which made a first vote's
-    token check cost more than the rest of the request. Tokens of either stay valid in the
-    other (tested).
+    base64. They are made and checked here with keys derived once, each as an HMAC already
+    keyed (`hmac.new(key).copy()` per token: half the cost of `hmac.digest`, which keys
+    OpenSSL afresh each call): the library derives the key and builds an HMAC object per
+    call, which made a first vote's token check cost more than the rest of the request.
+    Tokens of either stay valid in the other (tested).
     """
 
     def __init__(self, secret_keys: tuple[str, ...], max_age: int) -> None:
-        self._keys = [_derive_key(key) for key in secret_keys]  # newest first
+        # Newest first; HMACs keyed once, copied per token.
+        self._keys = [hmac.new(_derive_key(key), digestmod="sha1") for key in secret_keys]
         self.max_age = max_age
         # Heartbeats resend the same token every half-minute: remember tokens already
         # verified (with when they expire) rather than recomputing an HMAC per request.
@@ -65,7 +67,7 @@ class SessionSigner:
         visitor_id = base64.urlsafe_b64encode(secrets.token_bytes(12))
         stamp = _b64(int(time.time()).to_bytes(8, "big").lstrip(b"\0"))
         message = visitor_id + b"." + stamp
-        token = message + b"." + _b64(hmac.digest(self._keys[0], message, "sha1"))
+        token = message + b"." + _b64(_sign(self._keys[0], message))
         return Visitor(visitor_id.decode(), token.decode(), is_new=True)
 
     def verify(self, token: str) -> Visitor | None:
@@ -78,10 +80,10 @@ class SessionSigner:
         value, _, stamp = message.rpartition(b".")
         if len(value) != 16 or not 0 < len(stamp) <= 11:
             return None
-        if not any(
-            hmac.compare_digest(_b64(hmac.digest(key, message, "sha1")), signature)
-            for key in self._keys
-        ):
+        for key in self._keys:
+            if hmac.compare_digest(_b64(_sign(key, message)), signature):
+                break
+        else:
             return None
         try:
             signed_at = int.from_bytes(base64.urlsafe_b64decode(stamp + b"=" * (-len(stamp) % 4)))
@@ -114,6 +116,12 @@ class SessionSigner:
 def _derive_key(secret: str) -> bytes:
     """itsdangerous's "django-concat" key derivation, for the salt `portal.session`."""
     return hashlib.sha1(b"portal.session" + b"signer" + secret.encode()).digest()
+
+
+def _sign(key: hmac.HMAC, message: bytes) -> bytes:
+    mac = key.copy()
+    mac.update(message)
+    return mac.digest()
 
 
 def _b64(data: bytes) -> bytes:
