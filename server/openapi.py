@@ -50,6 +50,7 @@ _ERROR_CODES = {
         "invalid_query",
         "invalid_prefix",
         "invalid_window",
+        "invalid_lang",
     ],
     429: ["rate_limited"],
     503: ["redis_unavailable"],
@@ -128,6 +129,16 @@ POLL_ID = {
     "schema": {"type": "string"},
     "description": "A poll id from `site.toml` (lowercase letters, digits, hyphens)",
 }
+LANG = {
+    "name": "lang",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["vi", "en"]},
+    "description": (
+        "The language of the poll's texts: English where site.toml gives them (`lang` in the "
+        "answer says which). Without it, `Accept-Language` decides; Vietnamese by default"
+    ),
+}
 PAGE = {
     "type": "string",
     "description": "A site path such as `/tin-tuc/a.html` (at most a few hundred characters)",
@@ -177,9 +188,14 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Poll": {
         "type": "object",
-        "required": ["id", "question", "options", "total", "voted", "open"],
+        "required": ["id", "lang", "question", "options", "total", "voted", "open"],
         "properties": {
             "id": {"type": "string"},
+            "lang": {
+                "type": "string",
+                "enum": ["vi", "en"],
+                "description": "The language of question and labels",
+            },
             "question": {"type": "string"},
             "options": {"type": "array", "items": ref("Option")},
             "total": {"type": "integer", "minimum": 0},

@@ -6,10 +6,11 @@ so both agree on what a valid poll is. Nothing here touches Redis.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ class PollConfigError(ValueError):
 class Option:
     id: str
     label: str
+    label_en: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Poll:
     id: str
     question: str
@@ -36,15 +38,22 @@ class Poll:
     """`open = false` in site.toml closes the poll whatever its schedule."""
     opens: datetime | None = None
     closes: datetime | None = None
-    _hash: int = field(init=False, repr=False, compare=False)
-    """Hashed once: every vote looks its poll up (batches, the answer's template)."""
-
-    def __post_init__(self) -> None:
-        fields = (self.id, self.question, self.options, self.enabled, self.opens, self.closes)
-        object.__setattr__(self, "_hash", hash(fields))
+    question_en: str = ""
+    """The question on English pages and in English answers; with it, every option has a
+    `label_en` (all the English texts, or none)."""
 
     def __hash__(self) -> int:
-        return self._hash
+        # Hashed once, kept beside the fields (not one of them: builds serialise the fields):
+        # every vote looks its poll up (its batch, its answer's template).
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(dataclasses.astuple(self))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    @property
+    def has_english(self) -> bool:
+        return bool(self.question_en)
 
     def has_option(self, option_id: str) -> bool:
         return any(option.id == option_id for option in self.options)
@@ -102,8 +111,27 @@ def polls_from_tables(tables: Sequence[Any], source: str) -> dict[str, Poll]:
         if opens is not None and closes is not None and closes <= opens:
             raise PollConfigError(f"{where} ({poll_id}): closes must be after opens")
         options = _options(where, entry)
-        polls[poll_id] = Poll(poll_id, question.strip(), options, is_open, opens, closes)
+        question_en = _english(f"{where} ({poll_id})", entry, options)
+        polls[poll_id] = Poll(
+            poll_id, question.strip(), options, is_open, opens, closes, question_en
+        )
     return polls
+
+
+def _english(where: str, entry: dict[str, Any], options: tuple[Option, ...]) -> str:
+    """`question_en`, checked with the options' `label_en`: all of them, or none."""
+    question = entry.get("question_en")
+    if question is None and not any(o.label_en for o in options):
+        return ""
+    if (
+        not isinstance(question, str)
+        or not question.strip()
+        or not all(o.label_en for o in options)
+    ):
+        raise PollConfigError(
+            f"{where}: English texts incomplete: give question_en and a label_en to every option"
+        )
+    return question.strip()
 
 
 def _moment(where: str, entry: dict[str, Any], name: str) -> datetime | None:
@@ -138,5 +166,8 @@ def _options(where: str, entry: dict[str, Any]) -> tuple[Option, ...]:
             raise PollConfigError(f"{where}: option {option_id!r} needs a label")
         if any(o.id == option_id for o in options):
             raise PollConfigError(f"{where}: duplicate option id {option_id!r}")
-        options.append(Option(option_id, label.strip()))
+        label_en = option.get("label_en", "")
+        if not isinstance(label_en, str):
+            raise PollConfigError(f"{where}: option {option_id!r}: label_en must be a string")
+        options.append(Option(option_id, label.strip(), label_en.strip()))
     return tuple(options)

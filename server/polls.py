@@ -192,13 +192,17 @@ class PollStore:
         return vote_batch
 
 
-def poll_json(poll: Poll, tally: Tally) -> dict[str, Any]:
-    """The public poll shape of the API."""
+def poll_json(poll: Poll, tally: Tally, lang: str = "vi") -> dict[str, Any]:
+    """The public poll shape of the API, its texts in `lang` where the poll has them (`lang`
+    in the answer says which texts it holds)."""
+    english = lang == "en" and poll.has_english
     return {
         "id": poll.id,
-        "question": poll.question,
+        "lang": "en" if english else "vi",
+        "question": poll.question_en if english else poll.question,
         "options": [
-            {"id": o.id, "label": o.label, "votes": tally.votes[o.id]} for o in poll.options
+            {"id": o.id, "label": o.label_en if english else o.label, "votes": tally.votes[o.id]}
+            for o in poll.options
         ],
         "total": tally.total,
         "voted": tally.voted,
@@ -208,33 +212,39 @@ def poll_json(poll: Poll, tally: Tally) -> dict[str, Any]:
     }
 
 
-def poll_json_bytes(poll: Poll, tally: Tally) -> bytes:
-    """`poll_json` serialised, by one `%` format of a template made once per poll (votes
-    answer with it)."""
+def poll_json_bytes(poll: Poll, tally: Tally, lang: str = "vi") -> bytes:
+    """`poll_json` serialised, by one `%` format of a template made once per poll and
+    language (votes answer with it)."""
     votes = [tally.votes[option.id] for option in poll.options]
     voted = "null" if tally.voted is None else f'"{tally.voted}"'  # option ids are [a-z0-9-]
     is_open = "true" if poll.open else "false"
-    return (_poll_template(poll) % (*votes, tally.total, voted, is_open)).encode()
+    english = lang == "en" and poll.has_english
+    return (_poll_template(poll, english) % (*votes, tally.total, voted, is_open)).encode()
 
 
 @functools.cache
-def _poll_template(poll: Poll) -> str:
+def _poll_template(poll: Poll, english: bool) -> str:
     def dumps(value: str) -> str:
         return json.dumps(value, ensure_ascii=False).replace("%", "%%")
 
     options = ",".join(
-        f'{{"id":{dumps(o.id)},"label":{dumps(o.label)},"votes":%d}}' for o in poll.options
+        f'{{"id":{dumps(o.id)},"label":{dumps(o.label_en if english else o.label)},"votes":%d}}'
+        for o in poll.options
     )
-    head = f'{{"id":{dumps(poll.id)},"question":{dumps(poll.question)},"options":['
+    question = poll.question_en if english else poll.question
+    head = (
+        f'{{"id":{dumps(poll.id)},"lang":"{"en" if english else "vi"}",'
+        f'"question":{dumps(question)},"options":['
+    )
     opens = dumps(poll.opens.isoformat()) if poll.opens else "null"
     closes = dumps(poll.closes.isoformat()) if poll.closes else "null"
     tail = f',"opens":{opens},"closes":{closes}}}'
     return f'{head}{options}],"total":%d,"voted":%s,"open":%s{tail}'
 
 
-def admin_tally_json(poll: Poll, tally: Tally) -> dict[str, Any]:
+def admin_tally_json(poll: Poll, tally: Tally, lang: str = "vi") -> dict[str, Any]:
     """The poll shape plus `percent` per option and `updated_at`, for admins."""
-    body = poll_json(poll, tally)
+    body = poll_json(poll, tally, lang)
     current = {option.id for option in poll.options}
     body["options"] += [
         {"id": option_id, "label": option_id, "votes": votes, "retired": True}

@@ -24,8 +24,10 @@ from server.clients import client_address
 from server.cors import CrossOrigin
 from server.errors import ApiError, error_json, error_response, json_bytes
 from server.history import TrafficHistory, TrafficRecorder, client_key
+from server.language import answer_language
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import (
+    LANG,
     PAGE,
     POLL_ID,
     SESSION_HEADER,
@@ -187,6 +189,7 @@ async def presence_leave(request: Request) -> Response:
 @documented(
     {
         "summary": "The site's polls, with this session's votes",
+        "parameters": [LANG],
         "responses": answers(
             {
                 "200": json_answer(
@@ -199,6 +202,7 @@ async def presence_leave(request: Request) -> Response:
                     headers=SESSION_HEADER,
                 )
             },
+            422,
             429,
         ),
     }
@@ -206,26 +210,28 @@ async def presence_leave(request: Request) -> Response:
 async def polls_list(request: Request) -> Response:
     services = _services(request)
     visitor = _visitor(request)
+    lang = answer_language(request.scope)
     tallies = await services.polls.tallies(None if visitor.is_new else visitor.id)
     polls = services.polls.polls.values()
-    return _json({"polls": [poll_json(p, t) for p, t in zip(polls, tallies, strict=True)]})
+    return _json({"polls": [poll_json(p, t, lang) for p, t in zip(polls, tallies, strict=True)]})
 
 
 @documented(
     {
         "summary": "One poll",
-        "parameters": [POLL_ID],
+        "parameters": [POLL_ID, LANG],
         "responses": answers(
-            {"200": json_answer("The poll", ref("Poll"), headers=SESSION_HEADER)}, 404, 429
+            {"200": json_answer("The poll", ref("Poll"), headers=SESSION_HEADER)}, 404, 422, 429
         ),
     }
 )
 async def poll_read(request: Request) -> Response:
     services = _services(request)
     poll = _poll(services, request.scope)
+    lang = answer_language(request.scope)
     visitor = _visitor(request)
     tally = await services.polls.tally(poll, None if visitor.is_new else visitor.id)
-    return _json_bytes(poll_json_bytes(poll, tally))
+    return _json_bytes(poll_json_bytes(poll, tally, lang))
 
 
 @documented(
@@ -236,7 +242,7 @@ async def poll_read(request: Request) -> Response:
             "come from this origin or an allowed one and is answered 303 back to the page. "
             "Rate limited per client address."
         ),
-        "parameters": [POLL_ID],
+        "parameters": [POLL_ID, LANG],
         "requestBody": {
             "required": True,
             "content": {
@@ -276,6 +282,7 @@ async def poll_vote(
         raise ApiError(
             415, "unsupported_media_type", 'Send votes as application/json: {"option": "..."}'
         )
+    lang = answer_language(scope)
     body = parse_json_object(await read_body(scope, receive, services.settings.max_body_bytes))
     option = _checked_option(poll, body.get("option"))
     await _rate_limit(scope, services)
@@ -284,11 +291,11 @@ async def poll_vote(
         refusal = error_json(
             "already_voted",
             "This session has already voted in this poll",
-            poll=poll_json(poll, result.tally),
+            poll=poll_json(poll, result.tally, lang),
         )
         return 409, json_bytes(refusal)
     services.metrics.count_vote(poll.id)
-    return 201, poll_json_bytes(poll, result.tally)
+    return 201, poll_json_bytes(poll, result.tally, lang)
 
 
 def _checked_option(poll: Poll, option: object) -> str:

@@ -193,12 +193,96 @@ def test_poll_json_bytes_is_poll_json_serialised() -> None:
 
     # Quotes, backslashes, control characters and `%` (the template is %-formatted).
     question = 'Câu "hỏi" \\ mới: 50%% hay 100%?'
-    poll = Poll("p-1", question, (Option("a", "Rất tốt %s"), Option("b-2", "Chưa\ttốt %d")))
-    for votes, voted, is_open in [
-        ({"a": 0, "b-2": 0}, None, True),
-        ({"a": 7, "b-2": 12}, "b-2", False),
+    options = (Option("a", "Rất tốt %s", 'Very "good" %s'), Option("b-2", "Chưa\ttốt %d", "No %%"))
+    poll = Poll("p-1", question, options, question_en="A 100% question?")
+    for votes, voted, is_open, lang in [
+        ({"a": 0, "b-2": 0}, None, True, "vi"),
+        ({"a": 7, "b-2": 12}, "b-2", False, "vi"),
+        ({"a": 7, "b-2": 12}, "b-2", False, "en"),
     ]:
-        closed = Poll(poll.id, poll.question, poll.options, is_open)
+        closed = Poll(poll.id, poll.question, poll.options, is_open, question_en=poll.question_en)
         tally = Tally(votes, voted, datetime.now(UTC))
-        expected = json.dumps(poll_json(closed, tally), ensure_ascii=False, separators=(",", ":"))
-        assert poll_json_bytes(closed, tally) == expected.encode()
+        body = poll_json(closed, tally, lang)
+        assert body["lang"] == lang
+        expected = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        assert poll_json_bytes(closed, tally, lang) == expected.encode()
+
+
+ENGLISH = {
+    "question": "How do you rate this electronic portal?",
+    "labels": ["Very good", "Good", "Average", "Not good yet"],
+}
+
+
+def _texts(poll: dict[str, Any]) -> tuple[str, str, list[str]]:
+    return poll["lang"], poll["question"], [o["label"] for o in poll["options"]]
+
+
+async def test_polls_answer_in_english_with_lang_en_and_the_tally_stays_one(
+    client: httpx.AsyncClient,
+) -> None:
+    english = ("en", ENGLISH["question"], ENGLISH["labels"])
+    assert _texts((await client.get("/api/polls/portal-rating?lang=en")).json()) == english
+    assert _texts((await client.get("/api/polls?lang=en")).json()["polls"][0]) == english
+    voted = await client.post(VOTES + "?lang=en", json={"option": "tot"})
+    assert voted.status_code == 201 and _texts(voted.json()) == english
+    again = await client.post(VOTES + "?lang=en", json={"option": "tot"})
+    assert again.status_code == 409 and _texts(again.json()["poll"]) == english
+    # One tally: the English vote is in the Vietnamese answer, which keeps its texts.
+    vietnamese = (await client.get("/api/polls/portal-rating?lang=vi")).json()
+    assert vietnamese["lang"] == "vi" and vietnamese["total"] == 1
+    assert vietnamese["question"] == "Đánh giá của bạn về cổng thông tin điện tử"
+    assert {o["id"]: o["votes"] for o in vietnamese["options"]}["tot"] == 1
+
+
+async def test_accept_language_decides_without_lang_and_lang_wins_over_it(
+    client: httpx.AsyncClient,
+) -> None:
+    async def lang_of(path: str, accept: str) -> str:
+        answer = await client.get(path, headers={"Accept-Language": accept})
+        assert answer.status_code == 200
+        return str(answer.json()["lang"])
+
+    poll = "/api/polls/portal-rating"
+    assert await lang_of(poll, "en-US,en;q=0.9") == "en"
+    assert await lang_of(poll, "vi-VN,vi;q=0.9,en-US;q=0.8,en;q=0.7") == "vi"
+    assert await lang_of(poll, "fr-FR,fr;q=0.9,en;q=0.5") == "en"
+    assert await lang_of(poll, "fr, de") == "vi"
+    assert await lang_of(poll, "en;q=nonsense") == "vi"
+    assert await lang_of(poll + "?lang=vi", "en-US,en") == "vi"  # what the widget sends
+
+
+async def test_an_unknown_lang_is_422_and_counts_nothing(client: httpx.AsyncClient) -> None:
+    read = await client.get("/api/polls/portal-rating?lang=fr")
+    assert read.status_code == 422 and read.json()["error"]["code"] == "invalid_lang"
+    vote = await client.post(VOTES + "?lang=xx", json={"option": "tot"})
+    assert vote.status_code == 422 and vote.json()["error"]["code"] == "invalid_lang"
+    assert (await client.get("/api/polls/portal-rating")).json()["total"] == 0
+
+
+def test_english_texts_are_all_or_none(tmp_path: Path) -> None:
+    import pytest
+
+    from server.poll_config import PollConfigError, load_polls
+
+    options = '{ id = "a", label = "A", label_en = "A" }, { id = "b", label = "B" }'
+    toml = tmp_path / "site.toml"
+    for poll in [
+        f'question = "Q"\nquestion_en = "Q"\noptions = [{options}]',
+        'question = "Q"\noptions = [{ id = "a", label = "A", label_en = "A" }, '
+        '{ id = "b", label = "B", label_en = "B" }]',
+    ]:
+        toml.write_text(f'[[polls]]\nid = "p"\n{poll}\n', "utf-8")
+        with pytest.raises(PollConfigError, match="English texts incomplete"):
+            load_polls(toml)
+    toml.write_text(
+        '[[polls]]\nid = "p"\nquestion = "Q"\noptions = [{ id = "a", label = "A" }, '
+        '{ id = "b", label = "B" }]\n',
+        "utf-8",
+    )
+    (poll,) = load_polls(toml).values()
+    assert not poll.has_english
+    from server.polls import Tally, poll_json
+
+    body = poll_json(poll, Tally({"a": 0, "b": 0}, None, None), "en")
+    assert body["lang"] == "vi" and body["question"] == "Q"  # no English: the Vietnamese

@@ -97,7 +97,7 @@ def test_the_poll_partial_says_when_a_closed_poll_has_not_opened_yet(lang: str) 
     poll = {**site_polls()["portal-rating"], "open": False, "not_yet_open": True}
     html = env.get_template("poll.html").render(poll=poll, lang=lang, api="")
     assert "<form" not in html
-    assert ("has not opened yet" if lang == "en" else "chưa bắt đầu") in html
+    assert ("is not open yet" if lang == "en" else "chưa bắt đầu") in html
 
 
 def test_the_stats_partial_is_a_mount_point_for_the_script() -> None:

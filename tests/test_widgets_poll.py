@@ -138,17 +138,38 @@ def test_already_voted_elsewhere_shows_results_not_an_error(
 
 
 def test_english_poll(chromium: Any, portal_factory: Any, problems: Problems) -> None:
+    """An English page: the ballot the builder renders in English (`question_en`,
+    `label_en`), and the results the widget builds from the API's English answer."""
     portal = portal_factory()
-    url = portal.page("article-en.html", render_page(lang="en"))
+    raw = site_polls()[POLL_ID]
+    english = {
+        **raw,
+        "question": raw["question_en"],
+        "options": [{**o, "label": o["label_en"]} for o in raw["options"]],
+    }
+    url = portal.page("article-en.html", render_page(lang="en", poll=english))
     page = problems.watch(chromium.new_context(viewport=SIDEBAR).new_page())
     page.goto(url)
     expect(page.locator(STATUS)).to_have_text("0 people have voted")
     screenshot(page, POLL, "poll-en-before")
-    page.get_by_label("Bình thường", exact=True).check()
+    page.get_by_label("Average", exact=True).check()
     page.get_by_role("button", name="Vote").click()
     expect(page.locator(STATUS)).to_have_text("1 person has voted")
     expect(page.locator(MINE)).to_contain_text("Your choice")
+    results = page.locator(RESULTS)
+    expect(results.locator(".portal-poll__question")).to_have_text(raw["question_en"])
+    expect(results.locator(".portal-poll__label")).to_have_text(
+        ["Very good", "Good", "Average ✓ Your choice", "Not good yet"]
+    )
     screenshot(page, POLL, "poll-en-after")
+    # The same poll on a Vietnamese page, whatever the browser prefers: one tally.
+    vietnamese = chromium.new_context(viewport=SIDEBAR, locale="en-US").new_page()
+    vietnamese.goto(portal.page("article-vi.html", render_page(lang="vi")))
+    expect(vietnamese.locator(STATUS)).to_have_text("1 người đã bình chọn")
+    vietnamese.get_by_label("Tốt", exact=True).check()
+    vietnamese.get_by_role("button", name="Bình chọn").click()
+    expect(vietnamese.locator(STATUS)).to_have_text("2 người đã bình chọn")
+    expect(vietnamese.locator(f"{RESULTS} .portal-poll__label").first).to_have_text("Rất tốt")
 
 
 def test_a_closed_poll_shows_results_only(
@@ -174,9 +195,9 @@ def test_a_closed_poll_shows_results_only(
     ("schedule", "lang", "note"),
     [
         pytest.param(OPENS_LATER, "vi", "Cuộc bình chọn chưa bắt đầu.", id="upcoming-vi"),
-        pytest.param(OPENS_LATER, "en", "This poll has not opened yet.", id="upcoming-en"),
+        pytest.param(OPENS_LATER, "en", "This poll is not open yet.", id="upcoming-en"),
         pytest.param(CLOSED_BEFORE, "vi", "Cuộc bình chọn đã kết thúc.", id="closed-vi"),
-        pytest.param(CLOSED_BEFORE, "en", "This poll has closed.", id="closed-en"),
+        pytest.param(CLOSED_BEFORE, "en", "This poll is closed.", id="closed-en"),
     ],
 )
 def test_a_scheduled_poll_says_whether_it_opens_later_or_has_closed(

@@ -74,8 +74,6 @@ class SiteConfig:
     english: English | None = None
     # /tai-ve/<slug>.html for every article (one more file per article: off saves that)
     article_downloads: bool = True
-    # English texts of the polls: {poll id: {"question": ..., option id: label}}
-    polls_en: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def category_map(self) -> dict[str, Category]:
@@ -197,7 +195,6 @@ def load_config(site_dir: Path) -> SiteConfig:
     polls = _polls(check, site_dir)
     links = site_links(check, data.get("links", []))
     english = _english(check, data.get("english"))
-    polls_en = _polls_en(check, data.get("polls", []))
     downloads = check.get(site, "article_downloads", bool, w, True)
     if check.problems:
         raise BuildError(check.problems)
@@ -218,7 +215,6 @@ def load_config(site_dir: Path) -> SiteConfig:
         polls=tuple(polls),
         links=tuple(links),
         english=english,
-        polls_en=polls_en,
         article_downloads=downloads is not False,
     )
 
@@ -315,23 +311,6 @@ def _english(check: _Checker, raw: Any) -> English | None:
         footer=tuple(footer),
         nav=tuple(nav),
     )
-
-
-def _polls_en(check: _Checker, raw_list: Any) -> dict[str, dict[str, str]]:
-    """`question_en` of a poll and `label_en` of its options: all of them or none."""
-    out: dict[str, dict[str, str]] = {}
-    for raw in raw_list if isinstance(raw_list, list) else []:
-        if not isinstance(raw, dict) or "question_en" not in raw:
-            continue
-        pid, question = str(raw.get("id")), raw["question_en"]
-        options = [o for o in raw.get("options", []) if isinstance(o, dict)]
-        labels = {str(o.get("id")): o.get("label_en") for o in options}
-        if not isinstance(question, str) or not all(isinstance(v, str) for v in labels.values()):
-            hint = "give question_en and a label_en to every option"
-            check.add("question_en", f"poll {pid!r}: English texts incomplete", hint, locate=False)
-            continue
-        out[pid] = {"question": question, **{k: str(v) for k, v in labels.items()}}
-    return out
 
 
 def _polls(check: _Checker, site_dir: Path) -> list[Poll]:

@@ -195,10 +195,10 @@ class SiteView:
         out = []
         for p in self.config.polls:
             poll = dataclasses.asdict(p)
-            texts = self.config.polls_en.get(p.id, {})
-            poll["question"] = texts.get("question", p.question)
-            for option in poll["options"]:
-                option["label"] = texts.get(option["id"], option["label"])
+            if p.has_english:
+                poll["question"] = p.question_en
+                for option in poll["options"]:
+                    option["label"] = option["label_en"]
             out.append(poll)
         return out
 

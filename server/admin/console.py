@@ -29,9 +29,10 @@ from server.admin.auth import (
     same_origin,
     token_matches,
 )
-from server.admin.i18n import LANGUAGES, WORDS, Words, language, number
+from server.admin.i18n import WORDS, Words, language, number
 from server.admin.tools import AdminTools
 from server.errors import ApiError
+from server.language import LANGUAGES
 from server.payloads import parse_form, read_body
 from server.poll_config import Poll
 from server.poll_history import prefix_json
@@ -145,8 +146,10 @@ async def overview(request: Request) -> Response:
     today = tools.today().day
     days = await tools.traffic.days(today, today)
     tallies = await tools.polls.tallies(None)
+    lang = language(request)
     polls = [
-        admin_tally_json(p, t) for p, t in zip(tools.polls.polls.values(), tallies, strict=True)
+        admin_tally_json(p, t, lang)
+        for p, t in zip(tools.polls.polls.values(), tallies, strict=True)
     ]
     return render(
         request,
@@ -172,13 +175,13 @@ async def poll_page(request: Request) -> Response:
         return _to_login(request)
     poll = _poll_or_404(tools, request)
     zone = tools.catalog.timezone
-    tally = admin_tally_json(poll, await tools.polls.tally(poll, None))
+    lang = language(request)
+    tally = admin_tally_json(poll, await tools.polls.tally(poll, None), lang)
     options = [o["id"] for o in tally["options"]]
     today = tools.today().day
     points = await tools.poll_history.series(poll, "day", today - 29, today, zone, options)
     prefixes = [prefix_json(p, zone) for p in await tools.poll_history.prefixes(poll)]
-    w = Words(language(request))
-    lang = language(request)
+    w = Words(lang)
     bars = [
         (
             o["label"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-LANGUAGES = ("vi", "en")
+from server.language import LANGUAGES, preferred
 
 WORDS: dict[str, dict[str, str]] = {
     "console": {"vi": "Trang quản trị", "en": "Admin console"},
@@ -112,15 +112,12 @@ WORDS: dict[str, dict[str, str]] = {
 
 
 def language(request: Request) -> str:
-    """`?lang=` if given, else the browser's first choice of the two, else Vietnamese."""
+    """`?lang=` if it is one of the two (the console ignores another), else the browser's
+    preference between them (`server.language.preferred`), else Vietnamese."""
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         return asked
-    for part in request.headers.get("accept-language", "").split(",")[:10]:
-        tag = part.split(";", 1)[0].strip().lower()[:2]
-        if tag in LANGUAGES:
-            return tag
-    return "vi"
+    return preferred(request.headers.get("accept-language", ""))
 
 
 class Words:

@@ -22,8 +22,8 @@ vi: {online: "người đang online", reading: "người đang xem bài này", v
 en: {online: {one: "person online", other: "people online"},
   reading: {one: "person reading this page", other: "people reading this page"},
   voters: {one: "person has voted", other: "people have voted"},
-  vote: "Vote", mine: "Your choice", upcoming: "This poll has not opened yet.",
-  closed: "This poll has closed.", failed: "Could not send your vote. Try again.",
+  vote: "Vote", mine: "Your choice", upcoming: "This poll is not open yet.",
+  closed: "This poll is closed.", failed: "Vote not sent. Retry.",
   stats: ["Visitor statistics", "Online now", "Today", "This month", "Total visits"]}
 };
 const guard = fn => (...args) => { try { return fn(...args) } catch (error) {} };
@@ -72,8 +72,7 @@ const request = (endpoint, path, payload) => {
 
 // Heartbeats while the page is visible; the counts go into the presence mount points.
 function presence(endpoint, mounts) {
-  const pageMount = mounts.find(el => setting(el, "page") != null);
-  const page = pageMount && setting(pageMount, "page") || location.pathname;
+  const page = mounts.map(el => setting(el, "page")).find(page => page) || location.pathname;
   // This tab's liveness stamp, [online until (ms), page], read by the site's other tabs.
   const tabPrefix = tabKey + endpoint + "#", thisTab = tabPrefix + Math.random();
   let timer, counts = {}, isView = true, refused;
@@ -141,7 +140,10 @@ function presence(endpoint, mounts) {
 }
 
 function poll(mount) {
-  const endpoint = endpointOf(mount), lang = languageOf(mount), path = "/api/polls/" + setting(mount, "poll");
+  const endpoint = endpointOf(mount), lang = languageOf(mount);
+  // The poll (what = "") or a vote in it ("/votes"); its texts in the page's language.
+  const ask = (what, payload) =>
+    request(endpoint, "/api/polls/" + setting(mount, "poll") + what + "?lang=" + lang, payload);
   const status = element("p", "poll__status");
   let voting;
   status.setAttribute("aria-live", "polite");
@@ -192,7 +194,7 @@ function poll(mount) {
       form.onsubmit = vote;
     }
   };
-  const load = focus => request(endpoint, path).then(poll => show(poll, focus))
+  const load = focus => ask("").then(poll => show(poll, focus))
     .catch(guard(() => status.textContent = say(lang, "voters")));
   async function vote(event) {
     event.preventDefault();
@@ -200,7 +202,7 @@ function poll(mount) {
     if (voting || !choice) return;
     voting = 1;
     try {
-      show(await request(endpoint, path + "/votes", {option: choice.value}), 1);
+      show(await ask("/votes", {option: choice.value}), 1);
     } catch (failure) {
       // 409: already voted (in another tab) or closed meanwhile: show the current results.
       failure.status == 409 ? await load(1) : status.textContent = strings[lang].failed;
