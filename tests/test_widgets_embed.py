@@ -121,12 +121,13 @@ def test_an_empty_mount_point_gets_a_ballot_built_by_the_script(
     page = problems.watch(chromium.new_context().new_page())
     page.goto(host)
     expect(page.locator(ITEMS)).to_have_text(["1 person online"])
+    # An English page: the script asks the API for the poll's English texts.
     expect(
-        page.get_by_role("group", name="Đánh giá của bạn về cổng thông tin điện tử")
+        page.get_by_role("group", name="How do you rate this electronic portal?")
     ).to_be_visible()
-    page.get_by_label("Rất tốt", exact=True).check()
+    page.get_by_label("Very good", exact=True).check()
     page.get_by_role("button", name="Vote").click()
-    expect(page.locator(MINE)).to_contain_text("Rất tốt")
+    expect(page.locator(MINE)).to_contain_text("Very good")
     expect(page.locator(STATUS)).to_have_text("1 person has voted")
     assert axe_violations(page, "main") == []
 
