@@ -36,7 +36,9 @@ class Coalescer(Generic[T, R]):
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._running: set[asyncio.Task[None]] = set()
 
-    async def __call__(self, item: T) -> R:
+    def __call__(self, item: T) -> asyncio.Future[R]:
+        """`item`'s result, to await. A future rather than a coroutine: the caller's task
+        waits on it directly, with no frame of ours to resume on the way back."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[R] = loop.create_future()
         self._items.append(item)
@@ -47,7 +49,7 @@ class Coalescer(Generic[T, R]):
             self._scheduled = True
             # Runs after every callback already queued for this tick: the batch is this tick's.
             loop.call_soon(self._flush)
-        return await waiter
+        return waiter
 
     def _flush(self) -> None:
         self._scheduled = False

@@ -148,16 +148,19 @@ class PollStore:
             _decode_tally(p, flat, voted) for p, (voted, flat) in zip(polls, results, strict=True)
         ]
 
-    async def vote(self, poll: Poll, session_id: str, option_id: str, voter: str) -> VoteResult:
-        """Cast `session_id`'s one vote; `counted` is False if it had voted already. `voter`
-        is the keyed hash of the client's address group the ballot is filed under."""
+    def vote(
+        self, poll: Poll, session_id: str, option_id: str, voter: str
+    ) -> Awaitable[VoteResult]:
+        """Cast `session_id`'s one vote (await its result); `counted` is False if it had voted
+        already. `voter` is the keyed hash of the client's address group the ballot is
+        filed under."""
         coalescer = self._votes.get(poll)
         if coalescer is None:
             # Per definition: a reloaded poll (other options) gets its own from then on.
             if len(self._votes) > 4 * len(self.polls) + 16:
                 self._votes.clear()  # definitions of earlier builds; batches in flight keep theirs
             coalescer = self._votes[poll] = Coalescer(self._vote_batch_for(poll))
-        return await coalescer((session_id, option_id, voter))
+        return coalescer((session_id, option_id, voter))
 
     def _vote_batch_for(
         self, poll: Poll

@@ -169,15 +169,16 @@ class Presence:
     def _now(self) -> str:
         return "" if self.clock_ms is None else str(self.clock_ms)
 
-    async def heartbeat(
+    def heartbeat(
         self, session_id: str, page: str | None, view: bool = False, address: str = ""
-    ) -> PresenceCounts:
+    ) -> Awaitable[PresenceCounts]:
         """This session is online (on `page` too, if it may be) for the next `ttl` seconds;
-        `address` is the client's address key (see `Beat`)."""
-        return await self._heartbeats((session_member(session_id), page, view, address))
+        `address` is the client's address key (see `Beat`). Await the counts."""
+        return self._heartbeats((session_member(session_id), page, view, address))
 
-    async def counts(self, page: str | None) -> PresenceCounts:
-        return await self._reads(page)
+    def counts(self, page: str | None) -> Awaitable[PresenceCounts]:
+        """The counts now, site-wide and on `page` (await them)."""
+        return self._reads(page)
 
     async def leave(self, session_id: str, page: str | None = None) -> None:
         """This session is offline now: on `page` only if given (another tab may still show

@@ -207,9 +207,14 @@ def test_switch_and_hreflang_both_ways(out: Path, vi: str, en: str) -> None:
 
 
 def test_no_switch_without_a_translation(tmp_path: Path, out: Path) -> None:
-    for rel in ("index.html", "tim-kiem.html", "luu-tru/index.html"):
+    for rel in ("index.html", "luu-tru/index.html"):
         text = read(out, rel)
         assert "lang-switch" not in text and "hreflang=" not in text, rel
+    # The search page has its English twin (the same index, English words): both switch.
+    for rel, other in (("tim-kiem.html", "/en/search.html"), ("en/search.html", "/tim-kiem.html")):
+        text = read(out, rel)
+        assert f'class="lang-switch"><a href="{other}"' in text, rel
+        assert text.count("hreflang=") == 3, rel  # two alternates and the switch
     site = copy_site(tmp_path)
     (site / "pages/lich-tiep-cong-dan.md").write_text(
         "---\ntitle: Lịch tiếp công dân\n---\nThứ Năm hằng tuần.\n", "utf-8"

@@ -147,6 +147,32 @@ def test_search_ignores_diacritics(page: Any, base_url: str) -> None:
     assert not page.errors
 
 
+def test_english_pages_search_in_english(page: Any, base_url: str) -> None:
+    """The header form of an English page leads to the English search page: the same index,
+    English words, and a switch to its Vietnamese twin."""
+    page.goto(base_url + "/en/")
+    page.fill("#q-top", "organisation")
+    page.press("#q-top", "Enter")
+    page.wait_for_url("**/en/search.html?q=organisation")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.locator("label[for=q]").text_content() == "Keywords (Vietnamese accents optional)"
+    page.locator("#search-results li").first.wait_for()
+    status = page.locator("#search-status").text_content() or ""
+    assert status.startswith("Found ") and "“organisation”" in status
+    assert "/en/organisation.html" in page.locator("#search-results a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    page.locator("#q").fill("khongcobaivietnaoday")
+    page.wait_for_function(
+        "document.querySelector('#search-status').textContent == "
+        "'No results for “khongcobaivietnaoday”.'"
+    )
+    page.get_by_role("link", name="Tiếng Việt").click()
+    page.wait_for_url("**/tim-kiem.html")
+    assert page.locator("#search-status").text_content() == "Nhập từ khóa để tìm bài viết."
+    assert not page.errors
+
+
 def test_skip_link_moves_focus_to_main(page: Any, base_url: str) -> None:
     page.goto(base_url + "/")
     page.keyboard.press("Tab")
@@ -158,7 +184,10 @@ def test_skip_link_moves_focus_to_main(page: Any, base_url: str) -> None:
 
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm install axe-core)")
-@pytest.mark.parametrize("path", ["/", ARTICLE, "/chuyen-muc/thong-bao/", "/tim-kiem.html?q=cau"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", ARTICLE, "/chuyen-muc/thong-bao/", "/tim-kiem.html?q=cau", "/en/search.html?q=cau"],
+)
 def test_axe_wcag_aa(page: Any, base_url: str, path: str) -> None:
     page.goto(base_url + path)
     page.add_script_tag(path=str(AXE))

@@ -5,6 +5,7 @@ from __future__ import annotations
 ARTICLE_DIR = "bai-viet"
 CATEGORY_DIR = "chuyen-muc"
 SEARCH_PAGE = "/tim-kiem.html"
+SEARCH_PAGE_EN = "/en/search.html"  # the same index, English words (with an [english] section)
 SEARCH_INDEX = "/tim-kiem.json"
 #: What the service reads from a build (contract: pages, polls, time zone, next change).
 SITE_MANIFEST = "_portal/site.json"

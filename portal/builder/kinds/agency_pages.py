@@ -11,7 +11,7 @@ from ..directory import directory_context
 from ..i18n import WORDS, english_date
 from ..pages import DASH, PageTask, SiteView
 from ..search import fold, json_string
-from ..urls import url_to_file
+from ..urls import SEARCH_PAGE_EN, url_to_file
 
 
 def language_globals(view: SiteView, lang: str) -> dict[str, Any]:
@@ -31,6 +31,7 @@ def language_globals(view: SiteView, lang: str) -> dict[str, Any]:
         "lang": "en",
         "page_lang": "en",
         "ui": WORDS["en"],
+        "search_url": SEARCH_PAGE_EN,
     }
 
 

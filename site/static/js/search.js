@@ -1,7 +1,7 @@
 /* Client-side search over /tim-kiem.json. Diacritics are ignored on both sides, so
    "tin moi" finds "tin mới" and "dau tu" finds "đầu tư" (đ has no combining mark, so it is
    folded by hand, like the builder does for the index). Results are built with DOM calls,
-   never innerHTML. */
+   never innerHTML. The messages follow the page's language (/tim-kiem.html, /en/search.html). */
 (function () {
   "use strict";
   var form = document.querySelector("[data-search-form]");
@@ -12,6 +12,24 @@
   var LIMIT = 50;
   var index = null;
   var loading = null;
+  var TEXT = {
+    vi: {
+      prompt: "Nhập từ khóa để tìm bài viết.",
+      found: function (n, q) { return "Tìm thấy " + n + " bài viết cho “" + q + "”"; },
+      first: function (n) { return ", hiện " + n + " bài đầu."; },
+      none: function (q) { return "Không tìm thấy bài viết nào cho “" + q + "”."; },
+      loading: "Đang tải chỉ mục tìm kiếm…",
+      failed: "Không tải được chỉ mục tìm kiếm. Vui lòng thử lại sau."
+    },
+    en: {
+      prompt: "Type a word to search the portal.",
+      found: function (n, q) { return "Found " + n + (n === 1 ? " result" : " results") + " for “" + q + "”"; },
+      first: function (n) { return ", showing the first " + n + "."; },
+      none: function (q) { return "No results for “" + q + "”."; },
+      loading: "Loading the search index…",
+      failed: "The search index could not be loaded. Please try again later."
+    }
+  }[/^en\b/i.test(document.documentElement.lang) ? "en" : "vi"];
 
   function fold(text) {
     return text
@@ -52,7 +70,7 @@
     while (list.firstChild) list.removeChild(list.firstChild);
     var terms = words(query).split(" ").filter(Boolean);
     if (!terms.length) {
-      status.textContent = "Nhập từ khóa để tìm bài viết.";
+      status.textContent = TEXT.prompt;
       return;
     }
     var phrase = " " + terms.join(" ");
@@ -75,9 +93,8 @@
       return b.score - a.score || a.order - b.order;
     });
     status.textContent = hits.length
-      ? "Tìm thấy " + hits.length + " bài viết cho “" + query + "”" +
-        (hits.length > LIMIT ? ", hiện " + LIMIT + " bài đầu." : ".")
-      : "Không tìm thấy bài viết nào cho “" + query + "”.";
+      ? TEXT.found(hits.length, query) + (hits.length > LIMIT ? TEXT.first(LIMIT) : ".")
+      : TEXT.none(query);
     hits.slice(0, LIMIT).forEach(function (hit) {
       var item = document.createElement("li");
       item.className = "search-result";
@@ -111,13 +128,13 @@
       render(query, index);
       return;
     }
-    status.textContent = "Đang tải chỉ mục tìm kiếm…";
+    status.textContent = TEXT.loading;
     load().then(
       function (docs) {
         render(input.value, docs);
       },
       function () {
-        status.textContent = "Không tải được chỉ mục tìm kiếm. Vui lòng thử lại sau.";
+        status.textContent = TEXT.failed;
       }
     );
   }
@@ -137,5 +154,5 @@
   var initial = new URLSearchParams(window.location.search).get("q") || "";
   input.value = initial;
   if (initial) run(initial, false);
-  else status.textContent = "Nhập từ khóa để tìm bài viết.";
+  else status.textContent = TEXT.prompt;
 })();
