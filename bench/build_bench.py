@@ -364,10 +364,18 @@ def main() -> int:
         print(f"{args.articles} articles, {os.cpu_count()} CPUs, temp dir {root}")
         print(f"load average at the start: {os.getloadavg()[0]:.1f}")
         portal_site = write_portal(root, corpus)
+        # portal runs as an installed package does: from bytecode compiled once (pip compiles
+        # at install), not recompiling its modules in every process (as it would where
+        # PYTHONDONTWRITEBYTECODE is set: hugo is a compiled binary).
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
             "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         }
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(REPO / "portal"), str(REPO / "server")],
+            check=True,
+            env=env,
+        )
         out = root / "portal-out"
         cmd = [sys.executable, "-m", "portal", "build", str(portal_site), "-o", str(out), "--quiet"]
         if args.workers:
