@@ -13,6 +13,7 @@ from server.errors import ApiError
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 TEXT = "text/plain"
+_BOM = b"\xef\xbb\xbf"
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -59,9 +60,11 @@ def _too_large(limit: int) -> ApiError:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """A JSON object, or 400 `invalid_json` / 422 `invalid_body`."""
+    """A JSON object, or 400 `invalid_json` / 422 `invalid_body`. UTF-8, as RFC 8259 asks
+    of JSON between systems (a leading byte-order mark is allowed): decoded here, since
+    `json.loads` of bytes first guesses among five encodings, a third of its time."""
     try:
-        value = json.loads(body)
+        value = json.loads(body.removeprefix(_BOM).decode())
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON") from None
     if not isinstance(value, dict):
