@@ -36,7 +36,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from server.batching import Coalescer
@@ -49,8 +49,10 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16}")
 _LAYOUT = "v3:"
 
 
-@dataclass(frozen=True, slots=True)
-class PresenceCounts:
+class PresenceCounts(NamedTuple):
+    """A heartbeat's or a read's answer. (A named tuple: made per request, it costs a
+    third of a frozen dataclass.)"""
+
     online: int
     page_online: int | None
     ttl: int

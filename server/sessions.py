@@ -13,7 +13,7 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import cookie_parser
 from starlette.types import Scope
@@ -25,9 +25,9 @@ _MAX_TOKEN_LENGTH = 200
 _VERIFIED_CACHE_SIZE = 50_000
 
 
-@dataclass(frozen=True, slots=True)
-class Visitor:
-    """The session a request belongs to; `is_new` when this response must hand it out."""
+class Visitor(NamedTuple):
+    """The session a request belongs to; `is_new` when this response must hand it out. (A
+    named tuple: made per request, it costs a third of a frozen dataclass.)"""
 
     id: str
     token: str
