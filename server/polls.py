@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from server.batching import Coalescer
 from server.catalog import SiteCatalog
@@ -28,9 +28,9 @@ _UPDATED_AT = ":updated_at"
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """What Redis holds for one poll; `voted` is the asking session's choice, if any."""
+class Tally(NamedTuple):
+    """What Redis holds for one poll; `voted` is the asking session's choice, if any. (Named
+    tuples, this and `VoteResult`: a vote makes one of each.)"""
 
     votes: dict[str, int]
     """Every option with counted votes, options no longer in `site.toml` ("retired") too."""
@@ -43,8 +43,7 @@ class Tally:
         return sum(self.votes.values())
 
 
-@dataclass(frozen=True, slots=True)
-class VoteResult:
+class VoteResult(NamedTuple):
     counted: bool
     tally: Tally
 
