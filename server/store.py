@@ -48,10 +48,10 @@ def _retry(errors: tuple[type[RedisError], ...] | None = None) -> Retry:
 class _CommandsPackedInC:
     """Mixin for redis-py's asyncio connections: commands packed by hiredis (C), as redis-py's
     own synchronous connections pack them (`HiredisRespSerializer`). Its asyncio connections
-    pack in Python, joining the whole buffer again for every argument: a batch of heartbeats
-    or votes (60 to 80 arguments) cost more client CPU in packing than in everything else
-    its round trip does. Same bytes on the wire; an argument hiredis cannot pack (None, a
-    bool) is refused with redis-py's `DataError`, as before."""
+    pack in Python, joining the whole buffer again for every argument: for a batch of
+    heartbeats or votes (60 to 80 arguments) that was half the client's work for the round
+    trip (callgrind: 395,000 of 808,000 instructions). Same bytes on the wire; an argument
+    hiredis cannot pack (None, a bool) is refused with redis-py's `DataError`, as before."""
 
     _packer = HiredisRespSerializer()
 
