@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -27,6 +27,14 @@ class Option:
     id: str
     label: str
     label_en: str = ""
+
+
+class PollTexts(NamedTuple):
+    """A poll's words in one language: what pages and answers show."""
+
+    lang: str
+    question: str
+    labels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,17 @@ class Poll:
     @property
     def has_english(self) -> bool:
         return bool(self.question_en)
+
+    def language_for(self, lang: str) -> str:
+        """The language this poll's texts come in when `lang` is asked: English where the
+        poll has its English texts, else Vietnamese."""
+        return "en" if lang == "en" and self.has_english else "vi"
+
+    def texts(self, lang: str) -> PollTexts:
+        """The question and option labels (in option order) in `language_for(lang)`."""
+        if self.language_for(lang) == "en":
+            return PollTexts("en", self.question_en, tuple(o.label_en for o in self.options))
+        return PollTexts("vi", self.question, tuple(o.label for o in self.options))
 
     def has_option(self, option_id: str) -> bool:
         return any(option.id == option_id for option in self.options)

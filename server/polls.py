@@ -197,14 +197,14 @@ class PollStore:
 def poll_json(poll: Poll, tally: Tally, lang: str = "vi") -> dict[str, Any]:
     """The public poll shape of the API, its texts in `lang` where the poll has them (`lang`
     in the answer says which texts it holds)."""
-    english = lang == "en" and poll.has_english
+    texts = poll.texts(lang)
     return {
         "id": poll.id,
-        "lang": "en" if english else "vi",
-        "question": poll.question_en if english else poll.question,
+        "lang": texts.lang,
+        "question": texts.question,
         "options": [
-            {"id": o.id, "label": o.label_en if english else o.label, "votes": tally.votes[o.id]}
-            for o in poll.options
+            {"id": o.id, "label": label, "votes": tally.votes[o.id]}
+            for o, label in zip(poll.options, texts.labels, strict=True)
         ],
         "total": tally.total,
         "voted": tally.voted,
@@ -220,23 +220,23 @@ def poll_json_bytes(poll: Poll, tally: Tally, lang: str = "vi") -> bytes:
     votes = [tally.votes[option.id] for option in poll.options]
     voted = "null" if tally.voted is None else f'"{tally.voted}"'  # option ids are [a-z0-9-]
     is_open = "true" if poll.open else "false"
-    english = lang == "en" and poll.has_english
-    return (_poll_template(poll, english) % (*votes, tally.total, voted, is_open)).encode()
+    template = _poll_template(poll, poll.language_for(lang))
+    return (template % (*votes, tally.total, voted, is_open)).encode()
 
 
 @functools.cache
-def _poll_template(poll: Poll, english: bool) -> str:
+def _poll_template(poll: Poll, lang: str) -> str:
     def dumps(value: str) -> str:
         return json.dumps(value, ensure_ascii=False).replace("%", "%%")
 
+    texts = poll.texts(lang)
     options = ",".join(
-        f'{{"id":{dumps(o.id)},"label":{dumps(o.label_en if english else o.label)},"votes":%d}}'
-        for o in poll.options
+        f'{{"id":{dumps(o.id)},"label":{dumps(label)},"votes":%d}}'
+        for o, label in zip(poll.options, texts.labels, strict=True)
     )
-    question = poll.question_en if english else poll.question
     head = (
-        f'{{"id":{dumps(poll.id)},"lang":"{"en" if english else "vi"}",'
-        f'"question":{dumps(question)},"options":['
+        f'{{"id":{dumps(poll.id)},"lang":"{texts.lang}",'
+        f'"question":{dumps(texts.question)},"options":['
     )
     opens = dumps(poll.opens.isoformat()) if poll.opens else "null"
     closes = dumps(poll.closes.isoformat()) if poll.closes else "null"

@@ -24,16 +24,17 @@ local day = day_total .. ':'
 local results = {}
 -- Counted in Lua as the batch goes, written once per option and address at the end: a
 -- batch of n votes costs n HSETNX and a few writes, not seven writes per vote.
-local per_option, per_address, cast, counted = {}, {}, {}, 0
+-- cast: KEYS index of an address's sorted set -> its new members (stamp, session, ...) and,
+-- under `address`, the address hash (one per index: its ballots are #members / 2).
+local per_option, cast, counted = {}, {}, 0
 for i = 2, #ARGV, 4 do
   local session, option = ARGV[i], ARGV[i + 1]
   if redis.call('HSETNX', KEYS[1], session, option) == 1 then
     per_option[option] = (per_option[option] or 0) + 1
-    local address, index = ARGV[i + 2], tonumber(ARGV[i + 3])
-    per_address[address] = (per_address[address] or 0) + 1
+    local index = tonumber(ARGV[i + 3])
     local members = cast[index]
     if not members then
-      members = {}
+      members = { address = ARGV[i + 2] }
       cast[index] = members
     end
     members[#members + 1] = stamp
@@ -59,9 +60,7 @@ for index, members in pairs(cast) do
   for first = 1, #members, 2000 do
     redis.call('ZADD', KEYS[index], unpack(members, first, math.min(first + 1999, #members)))
   end
-end
-for address, ballots in pairs(per_address) do
-  redis.call('ZINCRBY', KEYS[4], ballots, address)
+  redis.call('ZINCRBY', KEYS[4], #members / 2, members.address)
 end
 redis.call('HSET', KEYS[2], ':updated_at', stamp)
 return {before, stamp, results}

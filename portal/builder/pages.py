@@ -195,10 +195,10 @@ class SiteView:
         out = []
         for p in self.config.polls:
             poll = dataclasses.asdict(p)
-            if p.has_english:
-                poll["question"] = p.question_en
-                for option in poll["options"]:
-                    option["label"] = option["label_en"]
+            texts = p.texts("en")
+            poll["question"] = texts.question
+            for option, label in zip(poll["options"], texts.labels, strict=True):
+                option["label"] = label
             out.append(poll)
         return out
 

@@ -40,7 +40,15 @@ def alternates(view: SiteView, page: SitePage) -> list[dict[str, str]]:
     if page.translation is None:
         return []
     urls = {page.lang: page.url, ("en" if page.lang == "vi" else "vi"): page.translation}
-    return [{"lang": lang, "href": view.absolute(urls[lang])} for lang in ("vi", "en")]
+    return hreflang_pair(view, urls["vi"], urls["en"])
+
+
+def hreflang_pair(view: SiteView, vi_url: str, en_url: str) -> list[dict[str, str]]:
+    """The alternates of a page and its twin, as the head's `hreflang` links take them."""
+    return [
+        {"lang": "vi", "href": view.absolute(vi_url)},
+        {"lang": "en", "href": view.absolute(en_url)},
+    ]
 
 
 def _updated(page: SitePage, view: SiteView) -> str | None:

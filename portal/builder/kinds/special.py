@@ -6,7 +6,7 @@ from typing import Any
 
 from ..pages import DASH, PageTask, SiteView
 from ..urls import SEARCH_PAGE, SEARCH_PAGE_EN, url_to_file
-from .agency_pages import language_globals
+from .agency_pages import hreflang_pair, language_globals
 
 
 class SpecialPages:
@@ -40,11 +40,8 @@ class SpecialPages:
                 "switch": {"url": SEARCH_PAGE, "lang": "vi"},
             }
             search["switch"] = {"url": SEARCH_PAGE_EN, "lang": "en"}
-            pair = [("vi", SEARCH_PAGE), ("en", SEARCH_PAGE_EN)]
             for context in (search, search_en):
-                context["meta"]["alternates"] = [
-                    {"lang": lang, "href": view.absolute(url)} for lang, url in pair
-                ]
+                context["meta"]["alternates"] = hreflang_pair(view, SEARCH_PAGE, SEARCH_PAGE_EN)
             tasks.append(
                 PageTask(
                     "search.html",
