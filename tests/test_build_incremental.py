@@ -172,3 +172,64 @@ def test_future_articles_publish_when_their_time_comes(tmp_path: Path) -> None:
     assert page.is_file()
     assert later.scheduled == 0
     assert "Bài hẹn giờ đăng" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_rebuild_in_the_same_process_keeps_the_site_model_only_for_body_edits(
+    tmp_path: Path,
+) -> None:
+    """`portal serve` rebuilds in one process: while only bodies change, the site model of
+    the last build is used again (the article's own pages and the search index follow the
+    edit); any other change resolves the site anew. Either way: a clean build's bytes."""
+    site = copy_site(tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    path = site / "content/kinh-te-xa-hoi/thu-hoach-lua-dong-xuan.md"  # its summary is given
+    text = path.read_text(encoding="utf-8")
+    head, body = text.split("\n---\n", 1)
+    assert "\nsummary:" in head
+    retitled = head.replace('title: "', 'title: "Đã sửa - ', 1)
+    first = build_site(site, out, cache_dir=cache)
+    assert not first.kept_model
+    edits = [
+        # (the new text, whether the model is kept)
+        (f"{head}\n---\n{body}\nMột đoạn mới ở cuối bài.\n", True),
+        # At the start of the body: the search text changes, the summary (given) does not.
+        (f"{head}\n---\n\nĐoạn mở đầu mới: Sông Mây.\n{body}", True),
+        (f"{retitled}\n---\n{body}", False),
+        (text, False),  # the title back
+        (text + "\nLại thêm một câu.\n", True),
+    ]
+    for n, (new_text, kept) in enumerate(edits):
+        path.write_text(new_text, encoding="utf-8")
+        report = build_site(site, out, cache_dir=cache)
+        assert report.kept_model is kept, (n, new_text[:80])
+        assert report.pages_written > 0
+        clean = tmp_path / f"clean-{n}"
+        build_site(site, clean, cache_dir=tmp_path / f"clean-cache-{n}")
+        assert tree(out) == tree(clean), n
+    # The edit at the start of the body reached the search index.
+    path.write_text(f"{head}\n---\n\nTừ khóa lạ xyzzy.\n{body}", encoding="utf-8")
+    assert build_site(site, out, cache_dir=cache).kept_model
+    assert "xyzzy" in (out / "tim-kiem.json").read_text(encoding="utf-8")
+
+
+def test_a_short_grace_recycles_the_generation_before_the_served_one(tmp_path: Path) -> None:
+    """`portal serve` (the only reader of its output) lets readers go after 2 s, not 30: a
+    save a few seconds after the last one reuses the spare generation, with no copy."""
+    site = copy_site(tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    path = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
+    build_site(site, out, cache_dir=cache, retired_seconds=0)
+    names = []
+    for n in range(3):
+        path.write_text(path.read_text(encoding="utf-8") + f"\nĐoạn {n}.\n", encoding="utf-8")
+        build_site(site, out, cache_dir=cache, retired_seconds=0)
+        names.append(sorted(p.name for p in (tmp_path / "out.gen").iterdir() if p.name.isdigit()))
+    assert names == [["1", "2"], ["2", "3"], ["3", "4"]]
+    # The default (30 s) keeps the one just retired: this build copies the served tree.
+    path.write_text(path.read_text(encoding="utf-8") + "\nĐoạn cuối.\n", encoding="utf-8")
+    build_site(site, out, cache_dir=cache)
+    assert sorted(p.name for p in (tmp_path / "out.gen").iterdir() if p.name.isdigit()) == [
+        "3",
+        "4",
+        "5",
+    ]

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # imported by the stages that use them: a no-change build nee
     from .content import ParsedArticle
     from .images import ImageSet
     from .model import SiteModel
-    from .pages import PageTask, SiteView
+    from .pages import PageKind, PageTask, SiteView
 
 BUILDER_VERSION = "2"
 
@@ -55,6 +55,7 @@ class BuildReport:
     removed: int = 0  # files of a previous build that are no longer produced
     up_to_date: bool = False  # nothing changed: stopped after hashing the inputs
     images_processed: int = 0  # images decoded and resized (not found in the image cache)
+    kept_model: bool = False  # the site model of the last build in this process still held
     # The next scheduled article's publish time, or a poll's opens/closes if sooner: build
     # again then (None: nothing scheduled).
     next_change: dt.datetime | None = None
@@ -73,21 +74,25 @@ class BuildReport:
 
 def _walk(root: Path, suffix: str = "") -> list[tuple[str, str]]:
     """Files under root as (POSIX relative path, path), sorted; hidden and editor
-    backup files skipped. Plain strings: pathlib costs more than the reading here."""
+    backup files skipped, and directories whose name starts with "_" or "."; symbolic
+    links to directories not followed (as os.walk). Plain strings and scandir's own
+    paths: this runs over every content file on every build."""
     found: list[tuple[str, str]] = []
-    if not root.is_dir():
-        return found
-    top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        rel_dir = os.path.relpath(dirpath, top).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in filenames:
-            if name.startswith(".") or name.endswith("~") or not name.endswith(suffix):
-                continue
-            found.append((prefix + name, os.path.join(dirpath, name)))
+    if root.is_dir():
+        _scan(str(root), "", suffix, found)
     found.sort()
     return found
+
+
+def _scan(directory: str, prefix: str, suffix: str, found: list[tuple[str, str]]) -> None:
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir():
+                if not name.startswith((".", "_")) and not entry.is_symlink():
+                    _scan(entry.path, f"{prefix}{name}/", suffix, found)
+            elif not (name.startswith(".") or name.endswith("~")) and name.endswith(suffix):
+                found.append((prefix + name, entry.path))
 
 
 def _read(path: str) -> bytes:
@@ -98,9 +103,9 @@ def _read(path: str) -> bytes:
 def _hash(*parts: str | bytes) -> str:
     """A short hash of the parts, each ended by a NUL (one C call for the usual all-text
     case: this runs once per page on every build)."""
-    if parts and all(isinstance(part, str) for part in parts):
-        data = "\0".join(parts).encode() + b"\0"  # type: ignore[arg-type]
-    else:
+    try:
+        data = "\0".join(parts).encode() + b"\0" if parts else b""  # type: ignore[arg-type]
+    except TypeError:  # some parts are bytes
         data = b"".join((p.encode() if isinstance(p, str) else p) + b"\0" for p in parts)
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -135,6 +140,7 @@ class BuildContext:
     drafts: bool
     started: float
     pool: Pool
+    retired_seconds: float | None
     progress: Progress
     timings: Timings = field(default_factory=Timings)
     problems: list[Problem] = field(default_factory=list)
@@ -154,7 +160,8 @@ class BuildContext:
     widget_version: str = ""
     static_version: str = ""
     template_key: str = ""
-    fingerprint: str = ""
+    inputs_key: str = ""  # every input but the content files
+    fingerprint: str = ""  # every input
     # parse
     articles_by_digest: dict[str, ParsedArticle] = field(default_factory=dict)
     fresh: dict[str, ParsedArticle] = field(default_factory=dict)  # parsed by this build
@@ -164,6 +171,8 @@ class BuildContext:
     # prepare_site_images
     images: ImageSet | None = None
     # resolve
+    resolution: Resolution | None = None
+    kept_model: bool = False
     model: SiteModel | None = None
     view: SiteView | None = None
     tasks: list[PageTask] = field(default_factory=list)
@@ -190,8 +199,14 @@ class BuildContext:
         variants = self.images.files if self.images else {}
         return set(self.page_keys) | set(self.extras) | set(variants) | {SITE_MANIFEST}
 
+    def latest(self, p: ParsedArticle) -> ParsedArticle:
+        """This build's version of `p`'s file (a kept site model holds an earlier one)."""
+        return self.articles_by_digest.get(self.digests.get(p.source, ""), p)
+
     def body_of(self, p: ParsedArticle) -> str:
-        """An article's HTML, from this build's parse or the cache (loaded on first use)."""
+        """The HTML of this build's version of an article, from this build's parse or the
+        cache (loaded on first use)."""
+        p = self.latest(p)
         if p.body_html is not None:
             return p.body_html
         if self.stored_bodies is None:
@@ -218,6 +233,7 @@ class BuildContext:
             up_to_date=up_to_date,
             next_change=self.next_change,
             images_processed=self.images.processed if self.images else 0,
+            kept_model=self.kept_model,
         )
 
 
@@ -230,12 +246,15 @@ def build_site(
     cache_dir: Path | None = None,
     now: dt.datetime | None = None,
     drafts: bool = False,
+    retired_seconds: float | None = None,
 ) -> BuildReport:
     """Build the site in `site_dir` into `out_dir`; a BuildError lists every problem.
 
     `cache_dir` defaults to `.portal-cache` beside `out_dir`; `now` (for tests) decides
     which future-dated articles are published; `drafts` publishes drafts and future-dated
-    articles too, each marked as such (for previews, never for the public site).
+    articles too, each marked as such (for previews, never for the public site);
+    `retired_seconds`: how long the readers of the output may keep reading a generation
+    after it stopped being served (see output.py).
     """
     out_dir = Path(out_dir)
     ctx = BuildContext(
@@ -247,6 +266,7 @@ def build_site(
         started=time.perf_counter(),
         pool=Pool(workers or default_workers()),
         progress=Progress(quiet),
+        retired_seconds=retired_seconds,
     )
     read_inputs(ctx)
     if is_up_to_date(ctx):
@@ -313,12 +333,11 @@ def read_inputs(ctx: BuildContext) -> None:
     ctx.static_version = _hash(*(f"{rel}:{d}" for rel, d in ctx.static_digests.items()))[:12]
     template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in _walk(site_dir / "templates")]
     ctx.template_key = _hash(*template_parts)
-    ctx.fingerprint = _hash(
+    ctx.inputs_key = _hash(
         BUILDER_VERSION,
         PARSER_VERSION,
         IMAGES_VERSION,
         ctx.settings_bytes,
-        *(f"{rel}:{d}" for rel, d in ctx.digests.items()),
         ctx.template_key,
         *(f"{rel}:{_hash(data)}" for rel, data in ctx.agency_raws.items()),
         ctx.static_version,
@@ -326,6 +345,7 @@ def read_inputs(ctx: BuildContext) -> None:
         cache_mod.out_key(out_dir),
         "drafts" if ctx.drafts else "",
     )
+    ctx.fingerprint = _hash(ctx.inputs_key, *(f"{rel}:{d}" for rel, d in ctx.digests.items()))
     ctx.timings.mark("read inputs")
 
 
@@ -421,17 +441,99 @@ def prepare_site_images(ctx: BuildContext) -> None:
     ctx.timings.mark("images")
 
 
+@dataclass
+class Resolution:
+    """What resolving the site made: kept for the next build in this process (`portal
+    serve`, `portal build --watch`), which uses it again while `key` holds (every input
+    but the articles' bodies and search text is the same) and no scheduled moment passed.
+
+    An editor's usual change, to an article's body, then costs that article's pages and the
+    TEXT_KINDS' files, not a pass over the whole site: the pages that show a body take its
+    digest into their key when it is checked (PageTask.bodies), and the view reads bodies
+    and search text from the current build (SiteView.latest).
+    """
+
+    key: str
+    model: SiteModel
+    view: SiteView
+    tasks: list[PageTask]
+    extras: dict[str, bytes]  # all but the TEXT_KINDS' files
+    next_change: dt.datetime | None
+    site_manifest: bytes | None = None  # its bytes, once written
+    page_keys: PageKeys | None = None  # the last build's, once computed
+
+    def holds(self, key: str, now: dt.datetime) -> bool:
+        return key == self.key and (self.next_change is None or now < self.next_change)
+
+
+@dataclass(frozen=True, slots=True)
+class PageKeys:
+    """The page keys of a build, with what they were computed from."""
+
+    global_key: str
+    digests: dict[str, str]  # content file -> digest
+    keys: dict[str, tuple[tuple[str, ...], str]]  # output file -> (task's key, page key)
+
+
+# The last resolution of each output directory built by this process (a few: `portal
+# serve` builds one; a test run, many).
+_kept: dict[str, Resolution] = {}
+_KEPT_OUTPUTS = 4
+
+
 def resolve(ctx: BuildContext) -> None:
     """Stage 3: the site as a whole (publication, slugs, links), every page and file it
-    will have, and the links between them checked. Raises every problem found so far."""
+    will have, and the links between them checked. Raises every problem found so far.
+    Kept from the last build when only articles' bodies changed (see Resolution)."""
+    from .kinds import TEXT_KINDS
+
+    if ctx.config is None:
+        raise BuildError(ctx.problems)
+    shapes = ctx.articles_by_digest
+    key = _hash(
+        ctx.inputs_key,
+        *(f"{rel}:{shapes[d].shape if d in shapes else '-'}" for rel, d in ctx.digests.items()),
+    )
+    out = cache_mod.out_key(ctx.out_dir)
+    kept = _kept.pop(out, None)  # (put back last: the most recent is kept longest)
+    if not ctx.problems and kept is not None and kept.holds(key, ctx.now):
+        resolution, ctx.kept_model = kept, True
+        resolution.view.body_of, resolution.view.latest = ctx.body_of, ctx.latest
+        text_tasks, text_files = _made_by(TEXT_KINDS, resolution.view)
+    else:
+        resolution, text_tasks, text_files = _resolve_anew(ctx, key)
+    _kept[out] = resolution
+    while len(_kept) > _KEPT_OUTPUTS:
+        del _kept[next(iter(_kept))]
+    ctx.resolution, ctx.model, ctx.view = resolution, resolution.model, resolution.view
+    ctx.tasks = resolution.tasks + text_tasks
+    ctx.extras = {**resolution.extras, **text_files}
+    ctx.next_change = resolution.next_change
+    ctx.timings.mark("resolve + links")
+
+
+def _made_by(kinds: Sequence[PageKind], view: SiteView) -> tuple[list[PageTask], dict[str, bytes]]:
+    """The pages and other files of some page kinds."""
+    tasks: list[PageTask] = []
+    files: dict[str, bytes] = {}
+    for kind in kinds:
+        tasks += kind.pages(view)
+        for rel, data in kind.files(view).items():
+            files[rel] = data.encode() if isinstance(data, str) else data
+    return tasks, files
+
+
+def _resolve_anew(
+    ctx: BuildContext, key: str
+) -> tuple[Resolution, list[PageTask], dict[str, bytes]]:
+    """Resolve the site from its inputs; the TEXT_KINDS' pages and files apart."""
     from .agency import agency_link_problems, load_agency
-    from .kinds import KINDS
+    from .kinds import KINDS, TEXT_KINDS
     from .model import link_problems, resolve_site
     from .pages import SiteView
     from .site_manifest import next_change
 
-    if ctx.config is None:
-        raise BuildError(ctx.problems)
+    assert ctx.config is not None
     config = ctx.config
     # The articles that parsed are checked too, so one run reports every problem; links to
     # the files that did not parse are not reported as broken.
@@ -439,28 +541,34 @@ def resolve(ctx: BuildContext) -> None:
         ctx.articles_by_digest[d] for d in ctx.digests.values() if d in ctx.articles_by_digest
     ]
     unparsed = frozenset(rel for rel, d in ctx.digests.items() if d not in ctx.articles_by_digest)
-    ctx.model, problems = resolve_site(
+    model, problems = resolve_site(
         config, parsed, ctx.now.astimezone(config.tz), drafts=ctx.drafts, unparsed=unparsed
     )
     ctx.problems += problems
     agency, problems = load_agency(ctx.agency_raws)
     ctx.problems += problems
-    view = ctx.view = SiteView(
-        config, ctx.model, ctx.widget_version, ctx.static_version, ctx.body_of, ctx.images, agency
+    view = SiteView(
+        config,
+        model,
+        ctx.widget_version,
+        ctx.static_version,
+        ctx.body_of,
+        ctx.images,
+        agency,
+        ctx.latest,
     )
-    for kind in KINDS:
-        ctx.tasks += kind.pages(view)
-        ctx.extras.update((rel, text.encode()) for rel, text in kind.files(view).items())
+    tasks, extras = _made_by(KINDS, view)
+    text_tasks, text_files = _made_by(TEXT_KINDS, view)
     for rel, data in ctx.static_bytes.items():
-        ctx.extras[f"static/{rel}"] = data
-    files = {t.file for t in ctx.tasks} | set(ctx.extras)
+        extras[f"static/{rel}"] = data
+    files = {t.file for t in tasks + text_tasks} | set(extras) | set(text_files)
     files |= set(ctx.images.files if ctx.images else ())
-    ctx.problems += link_problems(ctx.model.articles, files, view.nav_links())
+    ctx.problems += link_problems(model.articles, files, view.nav_links())
     ctx.problems += agency_link_problems(agency, files)
     if ctx.problems:
         raise BuildError(ctx.problems)
-    ctx.next_change = next_change(ctx.settings_bytes, config, ctx.model, ctx.now)
-    ctx.timings.mark("resolve + links")
+    change = next_change(ctx.settings_bytes, config, model, ctx.now)
+    return Resolution(key, model, view, tasks, extras, change), text_tasks, text_files
 
 
 def begin_generation(ctx: BuildContext) -> Generation:
@@ -469,7 +577,10 @@ def begin_generation(ctx: BuildContext) -> Generation:
     served = current_generation(ctx.out_dir)
     recyclable = served is not None and last.generation == served.name
     generation = Generation(
-        ctx.out_dir, last.changed if recyclable else None, last.base if recyclable else None
+        ctx.out_dir,
+        last.changed if recyclable else None,
+        last.base if recyclable else None,
+        ctx.retired_seconds,
     )
     ctx.timings.mark("new generation")
     return generation
@@ -545,13 +656,28 @@ def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
         _directory_times(ctx.out_dir, ctx.manifest.files) == ctx.manifest.directories
     )
     todo: list[PageTask] = []
+    last = ctx.resolution.page_keys if ctx.resolution else None
+    # A task kept from the last build (the same key tuple) with none of its bodies edited
+    # has the same key as then: 9,000 hashes add up in an editor's rebuild.
+    if last is None or last.global_key != global_key:
+        last = PageKeys(global_key, {}, {})
+    edited = {rel for rel, d in ctx.digests.items() if last.digests.get(rel) != d}
     for task in ctx.tasks:
-        key = ctx.page_keys[task.file] = _hash(global_key, task.template, *task.key)
+        kept = last.keys.get(task.file)
+        if kept is not None and kept[0] is task.key and edited.isdisjoint(task.bodies):
+            key = kept[1]
+        else:
+            bodies = [ctx.digests[source] for source in task.bodies]
+            key = _hash(global_key, task.template, *task.key, *bodies)
+        ctx.page_keys[task.file] = key
         if known.get(task.file) == key and (intact or os.path.isfile(served + task.file)):
             continue
         todo.append(task)
         if known.get(task.file) == key:  # deleted by hand: differs from what is served
             ctx.changed.add(task.file)
+    if ctx.resolution is not None:
+        keys = {t.file: (t.key, ctx.page_keys[t.file]) for t in ctx.tasks}
+        ctx.resolution.page_keys = PageKeys(global_key, dict(ctx.digests), keys)
     return todo
 
 
@@ -588,8 +714,11 @@ def write_site_manifest(ctx: BuildContext) -> None:
     from .render import write_if_changed
     from .site_manifest import site_manifest
 
-    assert ctx.config is not None
-    data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
+    assert ctx.config is not None and ctx.resolution is not None
+    data = ctx.resolution.site_manifest  # the same pages, polls and time: the same bytes
+    if data is None:
+        data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
+        ctx.resolution.site_manifest = data
     if write_if_changed(ctx.target / SITE_MANIFEST, data):
         ctx.changed.add(SITE_MANIFEST)
     ctx.timings.mark("site manifest")

@@ -16,14 +16,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgpack
 
 if TYPE_CHECKING:
     from .content import ParsedArticle
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -60,6 +61,38 @@ def out_key(out_dir: Path) -> str:
     return str(out.parent.resolve() / out.name)
 
 
+# A process that builds again and again (`portal serve`, `portal build --watch`) reads the
+# same cache files on every rebuild. What a file decoded to is kept while the file is the
+# same: saves write a new file and rename it, so an unchanged (inode, mtime, size) is an
+# unchanged file. What is kept is never changed by a build.
+_decoded: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+
+def _load_kept(path: Path, convert: Callable[[Any], T]) -> T | None:
+    """`convert` of the payload in `path`, decoded once per version of the file (None
+    when the file is missing, unreadable or of another version)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    kept = _decoded.get(str(path))
+    if kept is not None and kept[0] == stamp:
+        return cast(T, kept[1])
+    value = convert(_load(path))
+    _decoded[str(path)] = (stamp, value)
+    return value
+
+
+def _keep(path: Path, value: Any) -> None:
+    """What `path`, just written, holds, as `_load_kept` would return it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    _decoded[str(path)] = ((st.st_ino, st.st_mtime_ns, st.st_size), value)
+
+
 def _load(path: Path) -> Any:
     try:
         with path.open("rb") as f:
@@ -71,14 +104,16 @@ def _load(path: Path) -> Any:
     return data.get("payload")
 
 
-def _save(path: Path, payload: Any) -> None:
+def _save(path: Path, payload: Any) -> bool:
+    """Write a cache file; False when it could not be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(msgpack.packb({"version": CACHE_VERSION, "payload": payload}))
         tmp.replace(path)
     except OSError:
-        pass  # a read-only place: builds still work, just without the speed-up
+        return False  # a read-only place: builds still work, just without the speed-up
+    return True
 
 
 @functools.cache
@@ -113,19 +148,24 @@ def _from_row(row: tuple[Any, ...]) -> ParsedArticle:
 def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[], dict[str, str]]]:
     """Parsed articles by digest, without their bodies, and a function that loads the
     bodies (digest -> HTML): a build that renders few article pages never needs them."""
-    data = _load(cache_dir / "articles.msgpack")
-    if not isinstance(data, dict):
-        return {}, dict
-    try:
-        articles = {digest: _from_row(row) for digest, row in data.items()}
-    except (TypeError, ValueError):  # saved by a different shape of ParsedArticle
+    articles = _load_kept(cache_dir / "articles.msgpack", _articles)
+    if not articles:
         return {}, dict
 
     def bodies() -> dict[str, str]:
-        found = _load(cache_dir / "bodies.msgpack")
+        found = _load_kept(cache_dir / "bodies.msgpack", lambda data: data)
         return found if isinstance(found, dict) else {}
 
     return articles, bodies
+
+
+def _articles(data: Any) -> dict[str, ParsedArticle]:
+    if not isinstance(data, dict):
+        return {}
+    try:
+        return {digest: _from_row(row) for digest, row in data.items()}
+    except (TypeError, ValueError):  # saved by a different shape of ParsedArticle
+        return {}
 
 
 def save_articles(
@@ -143,16 +183,22 @@ def _manifest_path(cache_dir: Path, out_dir: Path) -> Path:
 
 def load_manifest(cache_dir: Path, out_dir: Path) -> Manifest:
     """The manifest for this output directory, or an empty one."""
-    data = _load(_manifest_path(cache_dir, out_dir))
-    try:
-        manifest = Manifest(**data) if isinstance(data, dict) else None
-    except TypeError:  # saved by a different shape of Manifest
-        manifest = None
+    manifest = _load_kept(_manifest_path(cache_dir, out_dir), _manifest)
     if manifest is not None and manifest.out_dir == out_key(out_dir):
         return manifest
     return Manifest(out_dir=out_key(out_dir))
 
 
+def _manifest(data: Any) -> Manifest | None:
+    try:
+        return Manifest(**data) if isinstance(data, dict) else None
+    except TypeError:  # saved by a different shape of Manifest
+        return None
+
+
 def save_manifest(cache_dir: Path, out_dir: Path, manifest: Manifest) -> None:
-    """Record what this build wrote."""
-    _save(_manifest_path(cache_dir, out_dir), {f: getattr(manifest, f) for f in _MANIFEST_FIELDS})
+    """Record what this build wrote (and keep it: the next build in this process reads it
+    from memory, not from the file)."""
+    path = _manifest_path(cache_dir, out_dir)
+    if _save(path, {f: getattr(manifest, f) for f in _MANIFEST_FIELDS}):
+        _keep(path, manifest)

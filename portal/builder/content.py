@@ -7,10 +7,11 @@ parsed article can be cached by content hash and reused across builds and settin
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
@@ -82,6 +83,20 @@ class ParsedArticle:
     md_links: tuple[str, ...]  # content-relative .md files this article links to
     abs_links: tuple[str, ...]  # site-absolute paths it links to, e.g. /bai-viet/x.html
     images: tuple[str, ...]  # site-absolute image paths it shows
+    # Hash of every field above but the digest, the body and the search text: what the rest
+    # of the site (lists, feeds, links, slugs) shows of this article. An edit that keeps it
+    # changes this article's own pages and the search index only.
+    shape: str = ""
+
+
+#: The fields `shape` does not cover: they change with any edit of the body.
+TEXT_FIELDS = ("digest", "body_html", "search_key", "shape")
+
+
+def shape_of(article: ParsedArticle) -> str:
+    """The `shape` of an article (see ParsedArticle)."""
+    parts = [repr(getattr(article, f.name)) for f in fields(article) if f.name not in TEXT_FIELDS]
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
 
 
 _md: Any = None
@@ -327,7 +342,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         raise BuildError(fp.problems)
     assert date is not None
     summary = _text(fm.get("summary"), "summary", fp) or _truncate(first_paragraph)
-    return ParsedArticle(
+    article = ParsedArticle(
         source=source,
         digest=digest_for(source, raw),
         title=title,
@@ -351,6 +366,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         abs_links=tuple(refs.abs_links),
         images=tuple(refs.images),
     )
+    return replace(article, shape=shape_of(article))
 
 
 def _required_fields(

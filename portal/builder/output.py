@@ -6,11 +6,12 @@ mix. Every file is written to a temporary name and renamed, never changed in pla
 generations share the files they have in common (hard links) without one build touching
 what another generation serves.
 
-A generation that stops being served is left alone for RETIRED_SECONDS, for readers
-still on it. After that a build recycles it: it brings it up to date with the files the
-last build changed (hard links, O(changes)), then writes its own changes; older ones are
-deleted. Otherwise (the first build, builds in quick succession, after an interrupted
-one) a build starts from a copy of the whole served tree, as hard links.
+A generation that stops being served is left alone for RETIRED_SECONDS (or what the
+caller says), for readers still on it. After that a build recycles it: it brings it up to
+date with the files the last build changed (hard links, O(changes)), then writes its own
+changes; older ones are deleted. Otherwise (the first build, builds in quick succession,
+after an interrupted one) a build starts from a copy of the whole served tree, as hard
+links.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class Generation:
     """The directory a build writes into, made the served one by `commit()`.
 
     `last_changes`: the files the last build wrote or removed, when it built the served
-    generation from the spare one (`last_base`); then the spare can be recycled.
+    generation from the spare one (`last_base`); then the spare can be recycled once it has
+    not been served for `retired_seconds` (default RETIRED_SECONDS).
     """
 
     def __init__(
@@ -100,8 +102,10 @@ class Generation:
         out_dir: Path,
         last_changes: Collection[str] | None = None,
         last_base: str | None = None,
+        retired_seconds: float | None = None,
     ) -> None:
         self.out_dir = out_dir.absolute()
+        self.retired_seconds = RETIRED_SECONDS if retired_seconds is None else retired_seconds
         self.gens = generations_dir(self.out_dir)
         self.gens.mkdir(parents=True, exist_ok=True)
         self.previous = current_generation(self.out_dir)
@@ -142,14 +146,14 @@ class Generation:
         return self.gens / f".{generation.name}.{state}"
 
     def _is_free(self, generation: Path) -> bool:
-        """Not served for RETIRED_SECONDS (readers are done with it), and complete."""
+        """Not served for `retired_seconds` (readers are done with it), and complete."""
         if self._mark(generation, "building").exists():
             return True  # an interrupted build's: never served
         try:
             retired = self._mark(generation, "retired").stat().st_mtime
         except FileNotFoundError:
             return True
-        return time.time() - retired >= RETIRED_SECONDS
+        return time.time() - retired >= self.retired_seconds
 
     def _catch_up(self, served: Path, changes: Collection[str]) -> None:
         """Make the recycled generation equal to the served one: it lacks `changes`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from html import escape
 from typing import Any, NamedTuple, Protocol
@@ -20,6 +20,7 @@ from .feeds import FeedEntry
 from .i18n import WORDS
 from .images import CARD_SIZES, ImageSet, picture_html, rewrite_body_images
 from .model import Article, SiteModel, link_urls
+from .search import search_entry
 from .taxonomy import RelatedIndex, Tag, collect_tags
 from .urls import SEARCH_INDEX, SEARCH_PAGE, category_url
 
@@ -35,6 +36,10 @@ class PageTask(NamedTuple):
     key: tuple[str, ...]  # what its context follows from (with the site-wide key)
     make_context: Callable[[], dict[str, Any]]  # called only when the page is rendered
     title: str  # its <title>, for the site manifest
+    # Content files whose article body (or search text) the page shows. Their digests are
+    # added to the key when it is checked, not put in it here: the tasks of a site model
+    # kept from an earlier build (see build.py) then still follow an edited body.
+    bodies: tuple[str, ...] = ()
 
 
 def pagination(current: int, total: int, url_of: Any) -> dict[str, Any] | None:
@@ -70,6 +75,7 @@ class SiteView:
         body_of: Callable[[ParsedArticle], str],
         images: ImageSet | None = None,
         agency: Agency | None = None,
+        latest: Callable[[ParsedArticle], ParsedArticle] | None = None,
     ) -> None:
         self.config = config
         self.agency = agency or Agency()
@@ -78,8 +84,12 @@ class SiteView:
         self.widget_version = widget_version
         self.static_version = static_version
         self.body_of = body_of
+        # This build's version of an article's file: a model kept from an earlier build holds
+        # the version it was made from, the same but for the body and the search text.
+        self.latest = latest or (lambda p: p)
         self._cards: dict[str, dict[str, Any]] = {}
         self._dates: dict[str, tuple[str, str, str]] = {}
+        self._search_entries: dict[str, tuple[str, bytes]] = {}
         self._by_category: dict[str, list[Article]] = {}
 
     def status_label(self, a: Article) -> str:
@@ -94,6 +104,17 @@ class SiteView:
         """The article's HTML with its links to other articles' files made URLs."""
         html = link_urls(self.body_of(a.parsed), a.link_urls)
         return rewrite_body_images(html, self.images.get)
+
+    def search_entry(self, a: Article) -> bytes:
+        """The article's entry in the search index, with its folded text as this build read
+        it (made again only when that text changed: a kept view serves many builds)."""
+        key = self.latest(a.parsed).search_key
+        found = self._search_entries.get(a.url)
+        if found is None or found[0] != key:
+            p = a.parsed
+            entry = search_entry(a.url, p.title, self.dates(a)[2], a.category.name, p.summary, key)
+            found = self._search_entries[a.url] = (key, entry)
+        return found[1]
 
     def picture(self, src: str, alt: str, **options: Any) -> Markup:
         """One of the site's images with its size and variants (see images.picture_html)."""
@@ -271,6 +292,6 @@ class PageKind(Protocol):
         """Pages to render from templates, in a stable order."""
         ...
 
-    def files(self, view: SiteView) -> dict[str, str]:
-        """Other generated files (feeds, indexes) by output path."""
+    def files(self, view: SiteView) -> Mapping[str, str | bytes]:
+        """Other generated files (feeds, indexes) by output path, as text or bytes."""
         ...

@@ -42,11 +42,18 @@ class BuildOutcome:
 
 
 def build_once(
-    site_dir: Path, out_dir: Path, *, drafts: bool = False, trigger: str = "start"
+    site_dir: Path,
+    out_dir: Path,
+    *,
+    drafts: bool = False,
+    trigger: str = "start",
+    retired_seconds: float | None = None,
 ) -> BuildOutcome:
     """One build, never raising: bad content and crashes become the outcome."""
     try:
-        report = build_site(site_dir, out_dir, quiet=True, drafts=drafts)
+        report = build_site(
+            site_dir, out_dir, quiet=True, drafts=drafts, retired_seconds=retired_seconds
+        )
     except BuildError as exc:
         return BuildOutcome(trigger, None, tuple(exc.problems))
     except Exception as exc:  # keep serving the last good build whatever happened
@@ -91,19 +98,20 @@ def watch_site(
     *,
     drafts: bool = False,
     last: BuildOutcome | None = None,
+    retired_seconds: float | None = None,
 ) -> None:
     """Block, rebuilding `out_dir` from `site_dir` until `stop` is set: after each change,
     at the next scheduled change the last build announced, and at least every minute.
 
     `last` is the build the caller already made (none: build first). A broken article or a
-    crash of the builder never stops the loop.
+    crash of the builder never stops the loop. `retired_seconds`: see `build_site`.
     """
     from watchfiles import watch
 
     site_dir = Path(site_dir)
     out_dir = Path(out_dir)
     if last is None:
-        last = build_once(site_dir, out_dir, drafts=drafts)
+        last = build_once(site_dir, out_dir, drafts=drafts, retired_seconds=retired_seconds)
         on_build(last)
     due = next_due(last, time.time())
     for changes in watch(
@@ -124,6 +132,8 @@ def watch_site(
             trigger = "schedule"
         else:
             continue
-        last = build_once(site_dir, out_dir, drafts=drafts, trigger=trigger)
+        last = build_once(
+            site_dir, out_dir, drafts=drafts, trigger=trigger, retired_seconds=retired_seconds
+        )
         on_build(last)
         due = next_due(last, time.time())

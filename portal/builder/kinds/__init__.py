@@ -1,7 +1,9 @@
 """The page kinds, in output order: each makes its own pages and files from the site view.
 
 A new kind (e.g. tag pages) is a small module with `pages(view)` and `files(view)`, added
-to KINDS.
+to KINDS, or to TEXT_KINDS when it shows more of an article's text than its `shape` covers
+(see content.ParsedArticle): a build that keeps the site model of the last one (only bodies
+changed) makes the TEXT_KINDS' files again, not the others'.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from .articles import ArticlePages
 from .downloads import ArticleDownloads
 from .feeds import Feeds
 from .listings import CategoryPages, HomePages
+from .search_index import SearchIndex
 from .special import SpecialPages
 from .tags import TagPages
 
@@ -28,4 +31,6 @@ KINDS: tuple[PageKind, ...] = (
     Feeds(),
 )
 
-__all__ = ["KINDS"]
+TEXT_KINDS: tuple[PageKind, ...] = (SearchIndex(),)
+
+__all__ = ["KINDS", "TEXT_KINDS"]

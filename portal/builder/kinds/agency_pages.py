@@ -10,7 +10,7 @@ from ..agency import SitePage
 from ..directory import directory_context
 from ..i18n import WORDS, english_date
 from ..pages import DASH, PageTask, SiteView
-from ..search import fold, json_string
+from ..search import fold, json_string, search_entry
 from ..urls import SEARCH_PAGE_EN, url_to_file
 
 
@@ -124,20 +124,17 @@ def sitemap_entries(view: SiteView) -> list[tuple[str, Any, list[tuple[str, str]
     ]
 
 
-def search_entries(view: SiteView) -> list[dict[str, Any]]:
-    """The pages, and each official of the directory, for the site search."""
+def search_entries(view: SiteView) -> list[bytes]:
+    """The pages, and each official of the directory, for the site search (entries of
+    search.search_index)."""
     entries = []
     for p in view.agency.pages:
-        words = WORDS[p.lang]
+        kind = WORDS[p.lang]
+        key = json_string(fold(f"{p.title} {p.description} {p.text}"))
         entries.append(
-            {
-                "url": p.url,
-                "title": p.title,
-                "date": words["language_name"],
-                "category": words["page_kind"],
-                "summary": p.description,
-                "key": json_string(fold(f"{p.title} {p.description} {p.text}")),
-            }
+            search_entry(
+                p.url, p.title, kind["language_name"], kind["page_kind"], p.description, key
+            )
         )
     directory = next(
         (p for p in view.agency.pages if p.data == "directory" and p.lang == "vi"), None
@@ -148,18 +145,8 @@ def search_entries(view: SiteView) -> list[dict[str, Any]]:
     for o in view.agency.officials:
         unit = units[o.unit].name["vi"]
         summary = f"{o.position['vi']}, {unit}. Điện thoại {o.phone}, {o.email}"
-        entries.append(
-            {
-                "url": f"{directory.url}#{o.unit}",
-                "title": o.name,
-                "date": unit,
-                "category": WORDS["vi"]["contacts_of"],
-                "summary": summary,
-                "key": json_string(
-                    fold(
-                        f"{o.name} {o.position['vi']} {o.position['en']} {unit} {o.phone} {o.email}"
-                    )
-                ),
-            }
-        )
+        url = f"{directory.url}#{o.unit}"
+        text = f"{o.name} {o.position['vi']} {o.position['en']} {unit} {o.phone} {o.email}"
+        key = json_string(fold(text))
+        entries.append(search_entry(url, o.name, unit, WORDS["vi"]["contacts_of"], summary, key))
     return entries

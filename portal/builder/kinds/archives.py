@@ -90,7 +90,7 @@ class ArchivePages:
             for n in range(1, total + 1):
                 chunk = arts[(n - 1) * MONTH_PAGE_SIZE : n * MONTH_PAGE_SIZE]
                 page_key: tuple[str, ...] = (label, str(n), str(total))
-                page_key += tuple(f"{a.parsed.digest}:{a.slug}:{a.status}" for a in chunk)
+                page_key += tuple(f"{a.parsed.shape}:{a.slug}:{a.status}" for a in chunk)
                 tasks.append(
                     PageTask(
                         "archive_month.html",

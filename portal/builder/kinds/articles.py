@@ -20,8 +20,8 @@ class ArticlePages:
         tasks = []
         for a in view.model.articles:
             related = view.related.related(a)
-            key = (a.parsed.digest, a.slug, a.category.id, a.status, *a.link_urls)
-            key += tuple(f"{r.parsed.digest}:{r.slug}:{r.status}" for r in related)
+            key = (a.parsed.shape, a.slug, a.category.id, a.status, *a.link_urls)
+            key += tuple(f"{r.parsed.shape}:{r.slug}:{r.status}" for r in related)
             tasks.append(
                 PageTask(
                     "article.html",
@@ -29,6 +29,7 @@ class ArticlePages:
                     key,
                     partial(article_context, view, a, related),
                     f"{a.parsed.title} {DASH} {short}",
+                    (a.parsed.source,),
                 )
             )
         return tasks

@@ -54,9 +54,10 @@ class ArticleDownloads:
             PageTask(
                 "download.html",
                 url_to_file(download_url(a.url)),
-                (a.parsed.digest, a.slug, a.category.id, *a.link_urls),
+                (a.parsed.shape, a.slug, a.category.id, *a.link_urls),
                 partial(_context, view, a),
                 f"{a.parsed.title} {DASH} {view.config.short_name}",
+                (a.parsed.source,),
             )
             for a in view.model.articles
             if not a.status and view.config.article_downloads

@@ -1,5 +1,5 @@
-"""Files that are not pages: Atom and RSS feeds, sitemap.xml, robots.txt, the search index.
-Cheap, so made on every build."""
+"""Files that are not pages: Atom and RSS feeds, sitemap.xml, robots.txt. Cheap, so made on
+every build that resolves the site."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 from ..feeds import atom_feed, robots, rss_feed, sitemap
 from ..model import Article
 from ..pages import DASH, PageTask, SiteView
-from ..search import search_index
-from ..urls import SEARCH_INDEX, category_url, tag_url, url_to_file
-from .agency_pages import search_entries, sitemap_entries
+from ..urls import category_url, tag_url, url_to_file
+from .agency_pages import sitemap_entries
 
 
 def feed_files(
@@ -41,7 +40,7 @@ def feed_files(
 
 
 class Feeds:
-    """The site's and each category's feeds, the sitemap, robots.txt and the search index."""
+    """The site's and each category's feeds, the sitemap and robots.txt."""
 
     def pages(self, view: SiteView) -> list[PageTask]:
         return []
@@ -61,18 +60,4 @@ class Feeds:
         urls += [(view.absolute(a.url), a.updated) for a in arts if not a.status]
         out["sitemap.xml"] = sitemap(urls + sitemap_entries(view))
         out["robots.txt"] = robots(c.base_url)
-        out[url_to_file(SEARCH_INDEX)] = search_index(
-            [
-                {
-                    "url": a.url,
-                    "title": a.parsed.title,
-                    "date": view.dates(a)[2],
-                    "category": a.category.name,
-                    "summary": a.parsed.summary,
-                    "key": a.parsed.search_key,
-                }
-                for a in arts
-            ]
-            + search_entries(view)
-        )
         return out

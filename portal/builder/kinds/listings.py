@@ -35,7 +35,7 @@ def listing_pages(view: SiteView, listing: Listing, articles: Sequence[Article])
         # The context follows from these (and the settings, part of the global key):
         # much cheaper than building and serialising the context of every page.
         key = [listing.kind, listing.heading, listing.intro, str(n), str(total)]
-        key += [f"{a.parsed.digest}:{a.slug}:{a.status}" for a in chunk]
+        key += [f"{a.parsed.shape}:{a.slug}:{a.status}" for a in chunk]
         make = partial(_context, view, listing, chunk, n, total)
         file = url_to_file(listing.url_of(n))
         tasks.append(PageTask("list.html", file, tuple(key), make, listing.title_of(n)))
