@@ -253,14 +253,6 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-# `portal serve` is the only reader of the output it builds, and each of its answers opens
-# its file within milliseconds of finding it (an open file stays readable: generations never
-# change a file in place). So a generation it stopped serving may be recycled after 2 s,
-# not the 30 s a `portal build` leaves for other readers (a web server's slow downloads, a
-# copy of the site): an editor's next save then costs a build no copy of the whole tree.
-SERVE_RETIRED_SECONDS = 2.0
-
-
 class _Rebuilds:
     """`portal serve`'s builds: the first one, then the rebuild loop in a thread. Each build
     is reported in the terminal and in the status file the workers follow (live reload, the
@@ -292,9 +284,7 @@ class _Rebuilds:
         build, the build directory is an empty one)."""
         from portal.builder.watch import build_once
 
-        self.last = build_once(
-            self.site, self.out, drafts=self.drafts, retired_seconds=SERVE_RETIRED_SECONDS
-        )
+        self.last = build_once(self.site, self.out, drafts=self.drafts)
         if not self.last.ok and not self.out.exists():
             self.out.mkdir(parents=True)
         self.report(self.last)
@@ -306,11 +296,7 @@ class _Rebuilds:
         threading.Thread(
             target=watch_site,
             args=(self.site, self.out, stop, self.report),
-            kwargs={
-                "drafts": self.drafts,
-                "last": self.last,
-                "retired_seconds": SERVE_RETIRED_SECONDS,
-            },
+            kwargs={"drafts": self.drafts, "last": self.last},
             name="portal-rebuilds",
             daemon=True,
         ).start()

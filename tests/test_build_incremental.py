@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from portal.builder import build_site
+from portal.builder.output import prepare_next
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "site"
@@ -212,24 +213,24 @@ def test_a_rebuild_in_the_same_process_keeps_the_site_model_only_for_body_edits(
     assert "xyzzy" in (out / "tim-kiem.json").read_text(encoding="utf-8")
 
 
-def test_a_short_grace_recycles_the_generation_before_the_served_one(tmp_path: Path) -> None:
-    """`portal serve` (the only reader of its output) lets readers go after 2 s, not 30: a
-    save a few seconds after the last one reuses the spare generation, with no copy."""
+def test_a_rebuild_loop_prepares_the_next_generation_while_it_waits(tmp_path: Path) -> None:
+    """A build soon after the last one (its spare generation is still kept for readers)
+    starts from the copy of the served generation `prepare_next` made ahead, renamed."""
     site = copy_site(tmp_path)
-    out, cache = tmp_path / "out", tmp_path / "cache"
+    out, cache, gens = tmp_path / "out", tmp_path / "cache", tmp_path / "out.gen"
     path = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
-    build_site(site, out, cache_dir=cache, retired_seconds=0)
-    names = []
-    for n in range(3):
-        path.write_text(path.read_text(encoding="utf-8") + f"\nĐoạn {n}.\n", encoding="utf-8")
-        build_site(site, out, cache_dir=cache, retired_seconds=0)
-        names.append(sorted(p.name for p in (tmp_path / "out.gen").iterdir() if p.name.isdigit()))
-    assert names == [["1", "2"], ["2", "3"], ["3", "4"]]
-    # The default (30 s) keeps the one just retired: this build copies the served tree.
-    path.write_text(path.read_text(encoding="utf-8") + "\nĐoạn cuối.\n", encoding="utf-8")
     build_site(site, out, cache_dir=cache)
-    assert sorted(p.name for p in (tmp_path / "out.gen").iterdir() if p.name.isdigit()) == [
-        "3",
-        "4",
-        "5",
-    ]
+    for n in range(2):
+        served = out.resolve()
+        prepare_next(out)
+        prepare_next(out)  # once is enough: a copy of the served one is there
+        (copy,) = (p for p in gens.iterdir() if (gens / f".{p.name}.prepared").is_file())
+        assert (gens / f".{copy.name}.prepared").read_text(encoding="utf-8") == served.name
+        assert (copy / "404.html").stat().st_ino == (served / "404.html").stat().st_ino
+        inode = copy.stat().st_ino
+        path.write_text(path.read_text(encoding="utf-8") + f"\nĐoạn {n}.\n", encoding="utf-8")
+        build_site(site, out, cache_dir=cache)
+        assert out.resolve().stat().st_ino == inode  # the copy, renamed: nothing linked
+        assert not list(gens.glob(".*.prepared"))
+    build_site(site, tmp_path / "clean", cache_dir=tmp_path / "clean-cache")
+    assert tree(out) == tree(tmp_path / "clean")

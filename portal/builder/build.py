@@ -140,7 +140,6 @@ class BuildContext:
     drafts: bool
     started: float
     pool: Pool
-    retired_seconds: float | None
     progress: Progress
     timings: Timings = field(default_factory=Timings)
     problems: list[Problem] = field(default_factory=list)
@@ -246,15 +245,12 @@ def build_site(
     cache_dir: Path | None = None,
     now: dt.datetime | None = None,
     drafts: bool = False,
-    retired_seconds: float | None = None,
 ) -> BuildReport:
     """Build the site in `site_dir` into `out_dir`; a BuildError lists every problem.
 
     `cache_dir` defaults to `.portal-cache` beside `out_dir`; `now` (for tests) decides
     which future-dated articles are published; `drafts` publishes drafts and future-dated
-    articles too, each marked as such (for previews, never for the public site);
-    `retired_seconds`: how long the readers of the output may keep reading a generation
-    after it stopped being served (see output.py).
+    articles too, each marked as such (for previews, never for the public site).
     """
     out_dir = Path(out_dir)
     ctx = BuildContext(
@@ -266,7 +262,6 @@ def build_site(
         started=time.perf_counter(),
         pool=Pool(workers or default_workers()),
         progress=Progress(quiet),
-        retired_seconds=retired_seconds,
     )
     read_inputs(ctx)
     if is_up_to_date(ctx):
@@ -577,10 +572,7 @@ def begin_generation(ctx: BuildContext) -> Generation:
     served = current_generation(ctx.out_dir)
     recyclable = served is not None and last.generation == served.name
     generation = Generation(
-        ctx.out_dir,
-        last.changed if recyclable else None,
-        last.base if recyclable else None,
-        ctx.retired_seconds,
+        ctx.out_dir, last.changed if recyclable else None, last.base if recyclable else None
     )
     ctx.timings.mark("new generation")
     return generation

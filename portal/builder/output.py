@@ -6,18 +6,20 @@ mix. Every file is written to a temporary name and renamed, never changed in pla
 generations share the files they have in common (hard links) without one build touching
 what another generation serves.
 
-A generation that stops being served is left alone for RETIRED_SECONDS (or what the
-caller says), for readers still on it. After that a build recycles it: it brings it up to
-date with the files the last build changed (hard links, O(changes)), then writes its own
-changes; older ones are deleted. Otherwise (the first build, builds in quick succession,
-after an interrupted one) a build starts from a copy of the whole served tree, as hard
-links.
+A generation that stops being served is left alone for RETIRED_SECONDS, for readers
+still on it. After that a build recycles it: it brings it up to date with the files the
+last build changed (hard links, O(changes)), then writes its own changes; older ones are
+deleted (renamed aside at once, their files deleted by a thread). Otherwise (the first
+build, builds in quick succession, after an interrupted one) a build starts from a copy of
+the whole served tree, as hard links: made ahead by a rebuild loop while it waits for
+changes (`prepare_next`), or then and there.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +30,9 @@ GEN_SUFFIX = ".gen"
 #: started on it, e.g. a slow download or someone copying the site), before a build may
 #: recycle or delete it.
 RETIRED_SECONDS = 30.0
+#: The marker of a copy of the served generation made ahead of the next build (it holds the
+#: name of the generation it copies).
+PREPARED = "prepared"
 
 
 def generations_dir(out_dir: Path) -> Path:
@@ -41,6 +46,32 @@ def current_generation(out_dir: Path) -> Path | None:
         return None
     target = out_dir.parent / os.readlink(out_dir)
     return target if target.is_dir() else None
+
+
+def prepare_next(out_dir: Path) -> None:
+    """Copy the served generation, as hard links, for the next build to start from, unless
+    such a copy is there. A rebuild loop calls this while it waits for changes: a build
+    that comes before the spare generation may be recycled (see RETIRED_SECONDS) then
+    starts from this copy instead of linking the whole tree first."""
+    out_dir = out_dir.absolute()
+    served = current_generation(out_dir)
+    gens = generations_dir(out_dir)
+    if served is None:
+        return
+    numbers = [0]
+    for path in gens.iterdir():
+        if (number := _number(path)) < 0:
+            continue
+        numbers.append(number)
+        marker = gens / f".{path.name}.{PREPARED}"
+        if marker.is_file() and marker.read_text(encoding="utf-8") == served.name:
+            return
+    target = gens / str(max(numbers) + 1)
+    building = gens / f".{target.name}.building"  # an interrupted copy is deleted later
+    building.touch()
+    _link_tree(str(served), str(target))
+    (gens / f".{target.name}.{PREPARED}").write_text(served.name, encoding="utf-8")
+    building.unlink()
 
 
 def _number(path: Path) -> int:
@@ -93,8 +124,7 @@ class Generation:
     """The directory a build writes into, made the served one by `commit()`.
 
     `last_changes`: the files the last build wrote or removed, when it built the served
-    generation from the spare one (`last_base`); then the spare can be recycled once it has
-    not been served for `retired_seconds` (default RETIRED_SECONDS).
+    generation from the spare one (`last_base`); then the spare can be recycled.
     """
 
     def __init__(
@@ -102,10 +132,8 @@ class Generation:
         out_dir: Path,
         last_changes: Collection[str] | None = None,
         last_base: str | None = None,
-        retired_seconds: float | None = None,
     ) -> None:
         self.out_dir = out_dir.absolute()
-        self.retired_seconds = RETIRED_SECONDS if retired_seconds is None else retired_seconds
         self.gens = generations_dir(self.out_dir)
         self.gens.mkdir(parents=True, exist_ok=True)
         self.previous = current_generation(self.out_dir)
@@ -117,6 +145,11 @@ class Generation:
         served = _number(self.previous) if self.previous is not None else 0
         self.dir = self.gens / str(max([_number(p) for p in others] + [served]) + 1)
         self.marker = self._mark(self.dir, "building")
+        for trash in self.gens.glob(".trash-*"):
+            if f"-{os.getpid()}-" not in trash.name:  # left by a process that stopped
+                threading.Thread(target=shutil.rmtree, args=(trash, True)).start()
+        prepared = self._prepared_copy(others)
+        others = [p for p in others if p != prepared]
         free = [p for p in others if self._is_free(p)]
         spare = others[-1] if others else None
         recyclable = (
@@ -127,33 +160,62 @@ class Generation:
         )
         for path in free:  # the spare is recycled or, with the others, goes
             if not (recyclable and path == spare):
-                shutil.rmtree(path, ignore_errors=True)
-                self._mark(path, "retired").unlink(missing_ok=True)
+                self._discard(path)
+        if prepared is not None and recyclable:  # recycling writes less
+            self._discard(prepared)
+            prepared = None
         self.marker.touch()  # until commit: this generation is not a known state
         if recyclable:
             assert spare is not None and self.previous is not None and last_changes is not None
             os.rename(spare, self.dir)
             self._mark(spare, "retired").unlink(missing_ok=True)
             self._catch_up(self.previous, last_changes)
-            return
-        source = self.previous or (self.out_dir if self.legacy else None)
-        if source is not None:
+        elif prepared is not None:
+            os.rename(prepared, self.dir)
+            self._mark(prepared, PREPARED).unlink()
+        elif (source := self.previous or (self.out_dir if self.legacy else None)) is not None:
             _link_tree(str(source), str(self.dir))
         else:
             self.dir.mkdir()
+
+    def _prepared_copy(self, others: list[Path]) -> Path | None:
+        """A complete copy of the served generation made by `prepare_next`, if any."""
+        for path in others:
+            marker = self._mark(path, PREPARED)
+            if (
+                self.previous is not None
+                and marker.is_file()
+                and marker.read_text(encoding="utf-8") == self.previous.name
+                and not self._mark(path, "building").exists()
+            ):
+                return path
+        return None
+
+    def _discard(self, generation: Path) -> None:
+        """Delete a generation nobody reads: set aside at once (one rename), its files
+        deleted by a thread meanwhile (tens of milliseconds for a big site)."""
+        trash = self.gens / f".trash-{generation.name}-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            os.rename(generation, trash)
+        except FileNotFoundError:
+            pass
+        else:
+            threading.Thread(target=shutil.rmtree, args=(trash, True), name="portal-tidy").start()
+        for state in ("retired", PREPARED, "building"):
+            self._mark(generation, state).unlink(missing_ok=True)
 
     def _mark(self, generation: Path, state: str) -> Path:
         return self.gens / f".{generation.name}.{state}"
 
     def _is_free(self, generation: Path) -> bool:
-        """Not served for `retired_seconds` (readers are done with it), and complete."""
+        """Not served for RETIRED_SECONDS (readers are done with it), and complete."""
         if self._mark(generation, "building").exists():
             return True  # an interrupted build's: never served
         try:
             retired = self._mark(generation, "retired").stat().st_mtime
         except FileNotFoundError:
             return True
-        return time.time() - retired >= self.retired_seconds
+        return time.time() - retired >= RETIRED_SECONDS
 
     def _catch_up(self, served: Path, changes: Collection[str]) -> None:
         """Make the recycled generation equal to the served one: it lacks `changes`."""

@@ -8,6 +8,7 @@ so each command says it in its own words.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .build import BuildReport, build_site
 from .errors import BuildError, Problem
-from .output import generations_dir
+from .output import generations_dir, prepare_next
 
 # Rebuild at least this often even with no change seen: the fallback for a scheduled time the
 # build did not announce, or a file system whose change events do not reach us.
@@ -42,18 +43,11 @@ class BuildOutcome:
 
 
 def build_once(
-    site_dir: Path,
-    out_dir: Path,
-    *,
-    drafts: bool = False,
-    trigger: str = "start",
-    retired_seconds: float | None = None,
+    site_dir: Path, out_dir: Path, *, drafts: bool = False, trigger: str = "start"
 ) -> BuildOutcome:
     """One build, never raising: bad content and crashes become the outcome."""
     try:
-        report = build_site(
-            site_dir, out_dir, quiet=True, drafts=drafts, retired_seconds=retired_seconds
-        )
+        report = build_site(site_dir, out_dir, quiet=True, drafts=drafts)
     except BuildError as exc:
         return BuildOutcome(trigger, None, tuple(exc.problems))
     except Exception as exc:  # keep serving the last good build whatever happened
@@ -98,22 +92,22 @@ def watch_site(
     *,
     drafts: bool = False,
     last: BuildOutcome | None = None,
-    retired_seconds: float | None = None,
 ) -> None:
     """Block, rebuilding `out_dir` from `site_dir` until `stop` is set: after each change,
     at the next scheduled change the last build announced, and at least every minute.
 
     `last` is the build the caller already made (none: build first). A broken article or a
-    crash of the builder never stops the loop. `retired_seconds`: see `build_site`.
+    crash of the builder never stops the loop.
     """
     from watchfiles import watch
 
     site_dir = Path(site_dir)
     out_dir = Path(out_dir)
     if last is None:
-        last = build_once(site_dir, out_dir, drafts=drafts, retired_seconds=retired_seconds)
+        last = build_once(site_dir, out_dir, drafts=drafts)
         on_build(last)
     due = next_due(last, time.time())
+    prepared = False
     for changes in watch(
         site_dir,
         stop_event=stop,
@@ -131,9 +125,12 @@ def watch_site(
         elif time.time() >= due:
             trigger = "schedule"
         else:
+            if not prepared:  # a quiet second: ready the next build's directory
+                with contextlib.suppress(OSError):  # only ever a speed-up
+                    prepare_next(out_dir)
+                prepared = True
             continue
-        last = build_once(
-            site_dir, out_dir, drafts=drafts, trigger=trigger, retired_seconds=retired_seconds
-        )
+        last = build_once(site_dir, out_dir, drafts=drafts, trigger=trigger)
         on_build(last)
         due = next_due(last, time.time())
+        prepared = False

@@ -44,9 +44,9 @@ LIVE_RELOAD_ENV = "PORTAL_DEV_LIVE_RELOAD"
 SCRIPT = Path(__file__).with_name("live.js")
 SCRIPT_PATH = "/_portal/live.js"
 EVENTS_PATH = "/_portal/events"
-# How often a worker looks at the status file: a stat() every 20 ms costs nothing, and a
-# rebuild reaches the browser at most this much later.
-POLL_SECONDS = 0.02
+# How often a worker looks at the status file, while a page listens: a stat() (about 2 µs)
+# every 5 ms costs nothing, and a rebuild reaches the browser at most this much later.
+POLL_SECONDS = 0.005
 # Paths whose answers are never pages of the site (the admin console is the service's own).
 _NOT_PAGES = ("/api/", "/widgets/", "/_portal/", "/admin", "/healthz", "/readyz", "/metrics")
 
