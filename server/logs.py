@@ -179,8 +179,10 @@ ACCESS_LOG_MODES = ("summary", "all", "off")
 """`summary`: high-volume 2xx/3xx reads summed up per minute, everything else one line each;
 `all`: one line per request; `off`: none."""
 
-# Latency buckets of the per-minute summaries: 10% wide, 10 microseconds to about 100 seconds.
+# Latency buckets of the per-minute summaries: 10% wide, 10 microseconds to about 100 seconds;
+# the same bounds in seconds, to bucket a request's duration as it is measured.
 _BOUNDS_MS = [0.01 * 1.1**step for step in range(170)]
+_BOUNDS_S = [bound / 1000 for bound in _BOUNDS_MS]
 
 
 class _Minute:
@@ -189,16 +191,19 @@ class _Minute:
     __slots__ = ("buckets", "bytes", "requests", "statuses")
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.requests = 0
         self.bytes = 0
         self.statuses: dict[int, int] = {}
         self.buckets = [0] * (len(_BOUNDS_MS) + 1)
 
-    def add(self, status: int, size: int, milliseconds: float) -> None:
+    def add(self, status: int, size: int, seconds: float) -> None:
         self.requests += 1
         self.bytes += size
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        self.buckets[bisect.bisect_left(_BOUNDS_MS, milliseconds)] += 1
+        self.buckets[bisect.bisect_left(_BOUNDS_S, seconds)] += 1
 
     def percentile(self, share: float) -> float:
         """The upper bound of the bucket holding the `share` quantile (within 10%)."""
@@ -233,14 +238,15 @@ class AccessLog:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._stream = stream
-        self._summarised = frozenset(summarised) if mode == "summary" else frozenset()
+        # The open minute's summary of each summarised (method, route); one lookup per
+        # request tells whether it is summed up, and where.
+        self._minutes = {key: _Minute() for key in summarised} if mode == "summary" else {}
         self._clock = clock
         self._pending: list[str] = []
         self._scheduled = False
         self._second = 0
         self._second_text = ""
         self._minute = 0
-        self._minutes: dict[tuple[str, str], _Minute] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     def write(
@@ -248,8 +254,14 @@ class AccessLog:
         seconds: float,
     ) -> None:  # fmt: skip
         now = self._clock()
-        if status < 400 and (method, route) in self._summarised:
-            self._count(now, method, route, status, size, seconds)
+        summary = self._minutes.get((method, route)) if status < 400 else None
+        if summary is not None:
+            minute = int(now // 60)
+            if minute != self._minute:
+                self._close_minute()
+                self._minute = minute
+                self._schedule_close(60 - now % 60)
+            summary.add(status, size, seconds)
             return
         second = int(now)
         if second != self._second:  # formatting a date costs more than the rest of the line
@@ -274,19 +286,6 @@ class AccessLog:
             )
         self._queue(line)
 
-    def _count(
-        self, now: float, method: str, route: str, status: int, size: int, seconds: float
-    ) -> None:
-        minute = int(now // 60)
-        if minute != self._minute:
-            self._close_minute()
-            self._minute = minute
-            self._schedule_close(60 - now % 60)
-        summary = self._minutes.get((method, route))
-        if summary is None:
-            summary = self._minutes[(method, route)] = _Minute()
-        summary.add(status, size, seconds * 1000)
-
     def _schedule_close(self, delay: float) -> None:
         """Write the minute's summaries when it ends, even if no request follows."""
         if self._timer is not None:
@@ -305,10 +304,11 @@ class AccessLog:
 
     def _close_minute(self) -> None:
         """Queue one summary line per route of the minute that ended, and start afresh."""
-        minutes, self._minutes = self._minutes, {}
         start = datetime.fromtimestamp(self._minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        for (method, route), summary in minutes.items():
-            self._queue(_summary_line(start, method, route, summary))
+        for (method, route), summary in self._minutes.items():
+            if summary.requests:
+                self._queue(_summary_line(start, method, route, summary))
+                summary.reset()
 
     def _queue(self, line: str) -> None:
         self._pending.append(line)

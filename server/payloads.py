@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import json.scanner
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,6 +15,9 @@ JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 TEXT = "text/plain"
 _BOM = b"\xef\xbb\xbf"
+# The decoder's C scanner (json's own defaults), called directly: json.loads reaches it
+# through three Python frames and two whitespace regexes, which cost more than the parse.
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -64,12 +68,23 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     of JSON between systems (a leading byte-order mark is allowed): decoded here, since
     `json.loads` of bytes first guesses among five encodings, a third of its time."""
     try:
-        value = json.loads(body.removeprefix(_BOM).decode())
+        value = _loads(body.removeprefix(_BOM).decode())
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "The request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise ApiError(422, "invalid_body", "The request body must be a JSON object")
     return value
+
+
+def _loads(text: str) -> Any:
+    """`json.loads(text)`, the same value or error: a text the scanner takes whole from its
+    first character is what json.loads would answer; anything else (whitespace around it,
+    extra data, an error) goes to json.loads itself."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def parse_form(body: bytes) -> dict[str, str]:

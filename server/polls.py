@@ -216,16 +216,18 @@ def poll_json(poll: Poll, tally: Tally, lang: str = "vi") -> dict[str, Any]:
 
 def poll_json_bytes(poll: Poll, tally: Tally, lang: str = "vi") -> bytes:
     """`poll_json` serialised, by one `%` format of a template made once per poll and
-    language (votes answer with it)."""
+    language (votes answer with it). The template is UTF-8 bytes already: formatting the
+    text of a Vietnamese question (not Latin-1) and encoding it cost twice as much."""
     votes = [tally.votes[option.id] for option in poll.options]
-    voted = "null" if tally.voted is None else f'"{tally.voted}"'  # option ids are [a-z0-9-]
-    is_open = "true" if poll.open else "false"
+    # Option ids are [a-z0-9-]: nothing to escape.
+    voted = b"null" if tally.voted is None else b'"%s"' % tally.voted.encode()
+    is_open = b"true" if poll.open else b"false"
     template = _poll_template(poll, poll.language_for(lang))
-    return (template % (*votes, tally.total, voted, is_open)).encode()
+    return template % (*votes, tally.total, voted, is_open)
 
 
 @functools.cache
-def _poll_template(poll: Poll, lang: str) -> str:
+def _poll_template(poll: Poll, lang: str) -> bytes:
     def dumps(value: str) -> str:
         return json.dumps(value, ensure_ascii=False).replace("%", "%%")
 
@@ -241,7 +243,7 @@ def _poll_template(poll: Poll, lang: str) -> str:
     opens = dumps(poll.opens.isoformat()) if poll.opens else "null"
     closes = dumps(poll.closes.isoformat()) if poll.closes else "null"
     tail = f',"opens":{opens},"closes":{closes}}}'
-    return f'{head}{options}],"total":%d,"voted":%s,"open":%s{tail}'
+    return f'{head}{options}],"total":%d,"voted":%s,"open":%s{tail}'.encode()
 
 
 def admin_tally_json(poll: Poll, tally: Tally, lang: str = "vi") -> dict[str, Any]:

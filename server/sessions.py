@@ -58,9 +58,11 @@ class SessionSigner:
         # verified (with when they expire) rather than recomputing an HMAC per request.
         # An OrderedDict: evicting a plain dict's oldest entry costs a scan over every
         # entry deleted before it, which grows with the churn of new visitors. Entries are
-        # (id, expiry) tuples of atoms, which the garbage collector stops tracking: tens of
-        # thousands of cached objects would otherwise lengthen every full collection.
-        self._verified: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # (visitor, expiry) tuples of atoms (a Visitor is a tuple of strings and a bool),
+        # which the garbage collector stops tracking: tens of thousands of cached objects
+        # would otherwise lengthen every full collection. The Visitor itself is kept, so a
+        # returning token costs no new one.
+        self._verified: OrderedDict[str, tuple[Visitor, float]] = OrderedDict()
 
     def new(self) -> Visitor:
         # 12 random bytes: 96 bits is unguessable and keeps ids short in Redis.
@@ -73,7 +75,7 @@ class SessionSigner:
     def verify(self, token: str) -> Visitor | None:
         known = self._verified.get(token)
         if known is not None and known[1] > time.time():
-            return Visitor(known[0], token, is_new=False)
+            return known[0]
         if not token or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
             return None
         message, _, signature = token.encode().rpartition(b".")
@@ -96,9 +98,9 @@ class SessionSigner:
             return None
         if len(self._verified) >= _VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)  # the oldest entry
-        visitor_id = value.decode()
-        self._verified[token] = (visitor_id, signed_at + self.max_age)
-        return Visitor(visitor_id, token, is_new=False)
+        visitor = Visitor(value.decode(), token, is_new=False)
+        self._verified[token] = (visitor, signed_at + self.max_age)
+        return visitor
 
     def resolve(
         self, header_token: str | None, cookie_token: str | None, new: bool = True
@@ -142,11 +144,13 @@ def session_of(
     `headers` is the request's headers as a dict (the pipeline builds it once).
     """
     header_token = headers.get(_HEADER_KEY)
+    token = header_token.decode("latin-1").strip() if header_token else None
+    visitor = signer.verify(token) if token else None
+    if visitor is not None:
+        return visitor, []  # the header wins: the cookie is not even parsed
     cookie = headers.get(b"cookie")
     visitor = signer.resolve(
-        header_token.decode("latin-1").strip() if header_token else None,
-        _cookie_value(cookie.decode("latin-1")) if cookie else None,
-        new=handout,
+        None, _cookie_value(cookie.decode("latin-1")) if cookie else None, new=handout
     )
     if not visitor.is_new or not handout:
         return visitor, []

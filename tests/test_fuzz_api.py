@@ -4,6 +4,7 @@ document (a live `portal serve`), and hand-picked nasties. No response may be a 
 
 from __future__ import annotations
 
+import base64
 import io
 import ipaddress
 import json
@@ -30,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
 from server.clients import forwarded_client, forwarded_scheme, parse_ip
 from server.errors import ApiError
 from server.logs import AccessLog, sane_request_id
-from server.payloads import parse_form, parse_json_object
-from server.presence import normalize_page
+from server.payloads import _loads, parse_form, parse_json_object
+from server.presence import _normalized, normalize_page, session_member
 from server.sessions import SessionSigner
 from tests.conftest import ADMIN_TOKEN
 
@@ -64,6 +65,25 @@ def test_parse_json_object_accepts_objects_or_refuses_with_4xx(body: bytes) -> N
         assert isinstance(value, dict)
 
 
+def outcome(parse: Callable[[str], Any], text: str) -> Any:
+    try:
+        return ("value", repr(parse(text)))
+    except ApiError as exc:
+        return (ApiError, exc.status, exc.code, exc.message)
+    except (ValueError, RecursionError) as exc:
+        return (type(exc), str(exc))
+
+
+@given(
+    st.text(max_size=200)
+    | json_values.map(json.dumps)
+    | st.tuples(st.sampled_from(["", " ", "\n\t", "\ufeff"]), json_values.map(json.dumps),
+                st.sampled_from(["", " ", "\r\n", "x", ",1", "}"])).map("".join)
+)  # fmt: skip
+def test_json_through_the_scanner_is_what_json_loads_answers(text: str) -> None:
+    assert outcome(_loads, text) == outcome(json.loads, text)
+
+
 def test_parse_json_object_deep_nesting() -> None:
     with pytest.raises(ApiError) as caught:
         parse_json_object(b"[" * 100_000 + b"]" * 100_000)
@@ -89,6 +109,27 @@ def test_normalize_page_any_value(page: Any) -> None:
         assert exc.status == 422 and exc.code == "invalid_page"
     else:
         assert path is None or (path.startswith("/") and path.isprintable())
+
+
+@given(
+    st.text(max_size=600)
+    | st.sampled_from(["/", "/a/", "/index.html?x=1#y", "//evil", "/tin-tức/", "/\x00", "?x"])
+)
+def test_remembered_pages_are_normalized_as_fresh_ones(page: str) -> None:
+    fresh = outcome(_normalized.__wrapped__, page)
+    assert outcome(normalize_page, page) == fresh
+    assert outcome(normalize_page, page) == fresh  # from the cache this time
+
+
+@given(st.text(max_size=20) | st.binary(min_size=12, max_size=12).map(
+    lambda raw: base64.urlsafe_b64encode(raw).decode()
+))  # fmt: skip
+def test_session_members_are_the_ids_raw_bytes(session_id: str) -> None:
+    member = session_member(session_id)
+    if len(session_id) == 16 and len(member) == 12:
+        assert member == base64.urlsafe_b64decode(session_id)
+    else:
+        assert member == session_id.encode()
 
 
 @given(st.text(max_size=300))

@@ -8,7 +8,7 @@ from typing import Any
 
 from itsdangerous import TimestampSigner
 
-from server.sessions import HEADER_NAME, SessionSigner
+from server.sessions import HEADER_NAME, SessionSigner, session_of
 from server.settings import Settings
 from tests.conftest import VOTES
 
@@ -136,3 +136,27 @@ async def test_cors_exposes_session_header_to_allowed_origins(
         assert "x-portal-session" in response.headers["access-control-expose-headers"].lower()
         other = await client.get("/api/polls", headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_header_wins_over_the_cookie_and_either_alone_is_enough() -> None:
+    signer = SessionSigner(("k" * 20,), max_age=3600)
+    by_header, by_cookie = signer.new(), signer.new()
+    scope = {"scheme": "http"}
+
+    def of(header: str | None, cookie: str | None) -> Any:
+        headers = {b"host": b"portal.test"}
+        if header is not None:
+            headers[HEADER_NAME.lower().encode()] = header.encode()
+        if cookie is not None:
+            headers[b"cookie"] = f"other=1; portal_session={cookie}".encode()
+        return session_of(signer, scope, headers)
+
+    for _ in range(2):  # verified, then remembered
+        visitor, handout = of(by_header.token, by_cookie.token)
+        assert (visitor.id, visitor.is_new, handout) == (by_header.id, False, [])
+        assert of(" " + by_header.token + " ", None)[0].id == by_header.id
+        assert of("garbled", by_cookie.token)[0].id == by_cookie.id
+        assert of(None, by_cookie.token)[0].id == by_cookie.id
+    visitor, handout = of("garbled", "garbled too")
+    assert visitor.is_new and visitor.id not in (by_header.id, by_cookie.id)
+    assert [name for name, _ in handout] == [b"set-cookie", HEADER_NAME.lower().encode()]
