@@ -75,7 +75,13 @@ class Poll:
         return PollTexts("vi", self.question, tuple(o.label for o in self.options))
 
     def has_option(self, option_id: str) -> bool:
-        return any(option.id == option_id for option in self.options)
+        # The ids as a set, made once and kept beside the fields as the hash is: every
+        # vote asks.
+        ids: frozenset[str] | None = self.__dict__.get("_option_ids")
+        if ids is None:
+            ids = frozenset(option.id for option in self.options)
+            object.__setattr__(self, "_option_ids", ids)
+        return option_id in ids
 
     def is_open_at(self, now: datetime) -> bool:
         """Open: enabled, and `now` within [opens, closes)."""
