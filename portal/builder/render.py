@@ -9,6 +9,7 @@ what is on disk.
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -61,6 +62,19 @@ def page_context(context: dict[str, Any]) -> dict[str, Any]:
     return {k: _ns(v) for k, v in context.items()}
 
 
+class _Environment(Environment):
+    """Jinja's environment, with one dict of globals shared by every template."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # Jinja gives each template a ChainMap over the environment's globals, and each page
+        # copies its template's globals into its context: a copy that goes through Python for
+        # every key of a ChainMap, a fifth of the time of a small page. No template here has
+        # globals of its own, so it gets the dict itself (in-place updates still reach it).
+        if not d:
+            return self.globals
+        return super().make_globals(d)
+
+
 def make_environment(
     templates_dir: Path, widgets_templates_dir: Path, bytecode_dir: Path | None = None
 ) -> Environment:
@@ -71,7 +85,7 @@ def make_environment(
             FileSystemLoader(str(templates_dir)),
         ]
     )
-    env = Environment(
+    env = _Environment(
         loader=loader,
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
         undefined=StrictUndefined,
@@ -111,7 +125,7 @@ def use_setup(setup: RenderSetup) -> None:
         _builtins.update(_env.globals)
     else:
         # Same templates, new globals (e.g. the latest list): keep the compiled templates.
-        # Loaded templates see env.globals through a ChainMap, so in-place updates reach them.
+        # Loaded templates share env.globals (see _Environment), so in-place updates reach them.
         _env.globals.clear()
         _env.globals.update(_builtins)
     # The polls stay dicts: the widget partials may treat them as such.
