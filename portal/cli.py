@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from portal.builder.watch import BuildOutcome
@@ -58,11 +59,26 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command's parser whose epilog is made only when its help is shown: `portal serve`
+    lists the service's environment variables, an import of its settings that cost every
+    `portal build` 20 ms."""
+
+    def __init__(self, *args: Any, epilog_from: Callable[[], str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.epilog_from = epilog_from
+
+    def format_help(self) -> str:
+        if self.epilog_from is not None:
+            self.epilog = self.epilog_from()
+        return super().format_help()
+
+
 def _parser() -> argparse.ArgumentParser:
     defaults = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="portal", description=__doc__)
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     build = commands.add_parser(
         "build", help="build the site into static HTML", formatter_class=defaults
@@ -86,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "console from one origin, rebuilding on every change. Without PORTAL_REDIS_URL it "
         "starts an embedded Redis with its data in PORTAL_DATA_DIR.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_environment_help(),
+        epilog_from=_environment_help,
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"

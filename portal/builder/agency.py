@@ -9,18 +9,15 @@ in its front matter shows the units or the officials after its text.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from .errors import BuildError, Problem
+from .files import DATA_DIR, PAGES_DIR
 from .i18n import PREFIX
 from .slugs import is_valid_slug
 
-PAGES_DIR = "pages"
-DATA_DIR = "data"
 UNITS_FILE = f"{DATA_DIR}/units.yaml"
 OFFICIALS_FILE = f"{DATA_DIR}/officials.yaml"
 DATA_KINDS = ("organisation", "directory")
@@ -82,22 +79,6 @@ class Agency:
 
     def of_unit(self, unit_id: str) -> list[Official]:
         return [o for o in self.officials if o.unit == unit_id]
-
-
-def agency_inputs(site_dir: Path) -> dict[str, str]:
-    """The input files (pages/**.md, data/*.yaml) by site-relative path, sorted."""
-    found: dict[str, str] = {}
-    for folder, suffix in ((PAGES_DIR, ".md"), (DATA_DIR, ".yaml")):
-        top = site_dir / folder
-        if not top.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(top):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-            for name in sorted(filenames):
-                if name.endswith(suffix) and not name.startswith("."):
-                    path = os.path.join(dirpath, name)
-                    found[os.path.relpath(path, site_dir).replace(os.sep, "/")] = path
-    return dict(sorted(found.items()))
 
 
 def load_agency(raws: dict[str, bytes]) -> tuple[Agency, list[Problem]]:

@@ -27,6 +27,7 @@ from server.assets import asset_version, widgets_dir
 from . import cache as cache_mod
 from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
+from .files import agency_inputs, read, walk
 from .images import IMAGES_VERSION
 from .output import Generation, current_generation
 from .urls import SITE_MANIFEST
@@ -70,34 +71,6 @@ class BuildReport:
             + (f", {self.scheduled} scheduled" if self.scheduled else "")
             + f" in {self.seconds:.2f} s"
         )
-
-
-def _walk(root: Path, suffix: str = "") -> list[tuple[str, str]]:
-    """Files under root as (POSIX relative path, path), sorted; hidden and editor
-    backup files skipped, and directories whose name starts with "_" or "."; symbolic
-    links to directories not followed (as os.walk). Plain strings and scandir's own
-    paths: this runs over every content file on every build."""
-    found: list[tuple[str, str]] = []
-    if root.is_dir():
-        _scan(str(root), "", suffix, found)
-    found.sort()
-    return found
-
-
-def _scan(directory: str, prefix: str, suffix: str, found: list[tuple[str, str]]) -> None:
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            name = entry.name
-            if entry.is_dir():
-                if not name.startswith((".", "_")) and not entry.is_symlink():
-                    _scan(entry.path, f"{prefix}{name}/", suffix, found)
-            elif not (name.startswith(".") or name.endswith("~")) and name.endswith(suffix):
-                found.append((prefix + name, entry.path))
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def _hash(*parts: str | bytes) -> str:
@@ -215,7 +188,7 @@ class BuildContext:
             from .content import parse_article
 
             source = self.sources[p.source]
-            body = parse_article(p.source, _read(source), p.source).body_html
+            body = parse_article(p.source, read(source), p.source).body_html
         return body or ""
 
     def report(self, *, up_to_date: bool = False) -> BuildReport:
@@ -303,7 +276,7 @@ def read_inputs(ctx: BuildContext) -> None:
     settings = site_dir / "site.toml"
     ctx.settings_bytes = settings.read_bytes() if settings.is_file() else b""
     ctx.manifest = cache_mod.load_manifest(ctx.cache_dir, out_dir)
-    ctx.sources = dict(_walk(site_dir / "content", ".md"))
+    ctx.sources = dict(walk(site_dir / "content", ".md"))
     # A file whose size, mtime and inode are as the last build saw them keeps its digest
     # without being read again (as git and make do); the others are read and hashed.
     known_sources = ctx.manifest.sources
@@ -313,20 +286,18 @@ def read_inputs(ctx: BuildContext) -> None:
         if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             digest = known[3]
         else:
-            ctx.raws[rel] = _read(path)
+            ctx.raws[rel] = read(path)
             digest = digest_for(rel, ctx.raws[rel])
         ctx.digests[rel] = digest
         ctx.stats[rel] = (st.st_size, st.st_mtime_ns, st.st_ino, digest)
-    from .agency import agency_inputs
-
-    ctx.agency_raws = {rel: _read(path) for rel, path in agency_inputs(site_dir).items()}
-    ctx.static_paths = dict(_walk(site_dir / "static"))
-    ctx.static_bytes = {rel: _read(path) for rel, path in ctx.static_paths.items()}
+    ctx.agency_raws = {rel: read(path) for rel, path in agency_inputs(site_dir).items()}
+    ctx.static_paths = dict(walk(site_dir / "static"))
+    ctx.static_bytes = {rel: read(path) for rel, path in ctx.static_paths.items()}
     ctx.static_digests = {rel: _hash(data) for rel, data in ctx.static_bytes.items()}
     wdir, ctx.widget_version = _widgets()
     ctx.widgets_templates = wdir / "templates"
     ctx.static_version = _hash(*(f"{rel}:{d}" for rel, d in ctx.static_digests.items()))[:12]
-    template_parts = [f"{rel}:{_hash(_read(path))}" for rel, path in _walk(site_dir / "templates")]
+    template_parts = [f"{rel}:{_hash(read(path))}" for rel, path in walk(site_dir / "templates")]
     ctx.template_key = _hash(*template_parts)
     ctx.inputs_key = _hash(
         BUILDER_VERSION,
@@ -391,7 +362,7 @@ def parse(ctx: BuildContext) -> None:
         ctx.problems += exc.problems  # reported with the articles' problems
     cached, ctx.load_bodies = cache_mod.load_articles(ctx.cache_dir)
     todo = [
-        (rel, ctx.raws[rel] if rel in ctx.raws else _read(ctx.sources[rel]))
+        (rel, ctx.raws[rel] if rel in ctx.raws else read(ctx.sources[rel]))
         for rel in ctx.sources
         if ctx.digests[rel] not in cached
     ]
