@@ -4,7 +4,8 @@ A build is a short pipeline of stages over one `BuildContext`: read the inputs (
 there when nothing changed), parse, resolve, render, write the other files, prune, write
 the site manifest, switch the served generation, save the caches. Cold builds parse and
 render across processes; warm builds reuse parsed articles (by content hash) and skip
-pages whose inputs are unchanged.
+pages whose inputs are unchanged; a build in the process that made the last one (`portal
+serve`) also reuses its resolved site while only articles' bodies changed (`Resolution`).
 """
 
 from __future__ import annotations
@@ -645,7 +646,8 @@ def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
 
 
 def write_extras(ctx: BuildContext) -> None:
-    """Stage 5: feeds, sitemap, search index, static files (cheap: always regenerated)."""
+    """Stage 5: feeds, sitemap, search index, static files, each written where its bytes
+    changed."""
     from .render import write_if_changed
 
     assert ctx.generation is not None

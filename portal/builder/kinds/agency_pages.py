@@ -129,11 +129,11 @@ def search_entries(view: SiteView) -> list[bytes]:
     search.search_index)."""
     entries = []
     for p in view.agency.pages:
-        kind = WORDS[p.lang]
+        words = WORDS[p.lang]
         key = json_string(fold(f"{p.title} {p.description} {p.text}"))
         entries.append(
             search_entry(
-                p.url, p.title, kind["language_name"], kind["page_kind"], p.description, key
+                p.url, p.title, words["language_name"], words["page_kind"], p.description, key
             )
         )
     directory = next(
