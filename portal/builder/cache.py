@@ -68,14 +68,21 @@ def out_key(out_dir: Path) -> str:
 _decoded: dict[str, tuple[tuple[int, int, int], Any]] = {}
 
 
-def _load_kept(path: Path, convert: Callable[[Any], T]) -> T | None:
-    """`convert` of the payload in `path`, decoded once per version of the file (None
-    when the file is missing, unreadable or of another version)."""
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one version of a file from another (None: no file)."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _load_kept(path: Path, convert: Callable[[Any], T]) -> T | None:
+    """`convert` of the payload in `path`, decoded once per version of the file (None
+    when the file is missing, unreadable or of another version)."""
+    stamp = _stamp(path)
+    if stamp is None:
+        return None
     kept = _decoded.get(str(path))
     if kept is not None and kept[0] == stamp:
         return cast(T, kept[1])
@@ -86,11 +93,9 @@ def _load_kept(path: Path, convert: Callable[[Any], T]) -> T | None:
 
 def _keep(path: Path, value: Any) -> None:
     """What `path`, just written, holds, as `_load_kept` would return it."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return
-    _decoded[str(path)] = ((st.st_ino, st.st_mtime_ns, st.st_size), value)
+    stamp = _stamp(path)
+    if stamp is not None:
+        _decoded[str(path)] = (stamp, value)
 
 
 def _load(path: Path) -> Any:

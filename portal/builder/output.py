@@ -63,15 +63,26 @@ def prepare_next(out_dir: Path) -> None:
         if (number := _number(path)) < 0:
             continue
         numbers.append(number)
-        marker = gens / f".{path.name}.{PREPARED}"
+        marker = _marker(path, PREPARED)
         if marker.is_file() and marker.read_text(encoding="utf-8") == served.name:
             return
     target = gens / str(max(numbers) + 1)
-    building = gens / f".{target.name}.building"  # an interrupted copy is deleted later
+    building = _marker(target, "building")  # an interrupted copy is deleted later
     building.touch()
     _link_tree(str(served), str(target))
-    (gens / f".{target.name}.{PREPARED}").write_text(served.name, encoding="utf-8")
+    _marker(target, PREPARED).write_text(served.name, encoding="utf-8")
     building.unlink()
+
+
+def _marker(generation: Path, state: str) -> Path:
+    """`<out>.gen/.<n>.<state>`: what is known of generation n ("building", "retired",
+    PREPARED)."""
+    return generation.with_name(f".{generation.name}.{state}")
+
+
+def _delete_later(path: Path) -> None:
+    """Delete a tree nobody reads any more, in a thread (a big site's takes a while)."""
+    threading.Thread(target=shutil.rmtree, args=(path, True), name="portal-tidy").start()
 
 
 def _number(path: Path) -> int:
@@ -144,10 +155,10 @@ class Generation:
         )
         served = _number(self.previous) if self.previous is not None else 0
         self.dir = self.gens / str(max([_number(p) for p in others] + [served]) + 1)
-        self.marker = self._mark(self.dir, "building")
+        self.marker = _marker(self.dir, "building")
         for trash in self.gens.glob(".trash-*"):
             if f"-{os.getpid()}-" not in trash.name:  # left by a process that stopped
-                threading.Thread(target=shutil.rmtree, args=(trash, True)).start()
+                _delete_later(trash)
         prepared = self._prepared_copy(others)
         others = [p for p in others if p != prepared]
         free = [p for p in others if self._is_free(p)]
@@ -168,11 +179,11 @@ class Generation:
         if recyclable:
             assert spare is not None and self.previous is not None and last_changes is not None
             os.rename(spare, self.dir)
-            self._mark(spare, "retired").unlink(missing_ok=True)
+            _marker(spare, "retired").unlink(missing_ok=True)
             self._catch_up(self.previous, last_changes)
         elif prepared is not None:
             os.rename(prepared, self.dir)
-            self._mark(prepared, PREPARED).unlink()
+            _marker(prepared, PREPARED).unlink()
         elif (source := self.previous or (self.out_dir if self.legacy else None)) is not None:
             _link_tree(str(source), str(self.dir))
         else:
@@ -181,12 +192,12 @@ class Generation:
     def _prepared_copy(self, others: list[Path]) -> Path | None:
         """A complete copy of the served generation made by `prepare_next`, if any."""
         for path in others:
-            marker = self._mark(path, PREPARED)
+            marker = _marker(path, PREPARED)
             if (
                 self.previous is not None
                 and marker.is_file()
                 and marker.read_text(encoding="utf-8") == self.previous.name
-                and not self._mark(path, "building").exists()
+                and not _marker(path, "building").exists()
             ):
                 return path
         return None
@@ -200,19 +211,16 @@ class Generation:
         except FileNotFoundError:
             pass
         else:
-            threading.Thread(target=shutil.rmtree, args=(trash, True), name="portal-tidy").start()
+            _delete_later(trash)
         for state in ("retired", PREPARED, "building"):
-            self._mark(generation, state).unlink(missing_ok=True)
-
-    def _mark(self, generation: Path, state: str) -> Path:
-        return self.gens / f".{generation.name}.{state}"
+            _marker(generation, state).unlink(missing_ok=True)
 
     def _is_free(self, generation: Path) -> bool:
         """Not served for RETIRED_SECONDS (readers are done with it), and complete."""
-        if self._mark(generation, "building").exists():
+        if _marker(generation, "building").exists():
             return True  # an interrupted build's: never served
         try:
-            retired = self._mark(generation, "retired").stat().st_mtime
+            retired = _marker(generation, "retired").stat().st_mtime
         except FileNotFoundError:
             return True
         return time.time() - retired >= RETIRED_SECONDS
@@ -244,7 +252,7 @@ class Generation:
             os.replace(link, self.out_dir)
         self.marker.unlink()
         if self.previous is not None:
-            self._mark(self.previous, "retired").touch()
+            _marker(self.previous, "retired").touch()
 
     def abandon(self) -> None:
         """A failed build: the served generation is untouched; drop the unfinished one."""
