@@ -1,3 +1,3 @@
-from portal.cli import main
+from portal.cli import run
 
-raise SystemExit(main())
+run()

@@ -20,12 +20,21 @@ if TYPE_CHECKING:
 # stack and Redis client, whose imports cost more than a no-change build.
 
 
-def main(argv: list[str] | None = None) -> int:
+def run() -> None:
+    """The `portal` command (`main`, ending the process as a command line tool should)."""
+    sys.exit(main(hard_exit=True))
+
+
+def main(argv: list[str] | None = None, *, hard_exit: bool = False) -> int:
+    """`hard_exit`: end the process once a one-off build is done (see `_end_now`)."""
     args = _parser().parse_args(argv)
     if args.command == "build":
         if args.watch:
             return _build_and_watch(args.site, args.out)
-        return _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
+        code = _build(args.site, args.out, workers=args.workers, quiet=args.quiet)
+        if hard_exit:
+            _end_now(code)
+        return code
     import logging
 
     from server.embedded import EmbeddedRedisError
@@ -187,6 +196,19 @@ def _build(site: Path, out: Path, *, workers: int | None, quiet: bool) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _end_now(code: int) -> None:
+    """End the process without the interpreter's teardown, which frees a big site's
+    objects one by one: 0.2 s of a 4,000-article build, for memory the system takes back
+    at once anyway (mypy ends the same way). Output is flushed and the builder's threads
+    (deleting an old generation) are waited for; its worker processes have ended."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    os._exit(code)
 
 
 def _build_and_watch(site: Path, out: Path) -> int:

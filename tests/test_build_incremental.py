@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from portal.builder import build_site
+from portal.builder.build import _kept
 from portal.builder.output import prepare_next
 
 REPO = Path(__file__).resolve().parent.parent
@@ -211,6 +212,43 @@ def test_a_rebuild_in_the_same_process_keeps_the_site_model_only_for_body_edits(
     path.write_text(f"{head}\n---\n\nTừ khóa lạ xyzzy.\n{body}", encoding="utf-8")
     assert build_site(site, out, cache_dir=cache).kept_model
     assert "xyzzy" in (out / "tim-kiem.json").read_text(encoding="utf-8")
+
+
+def test_a_rebuild_in_a_new_process_reuses_the_last_builds_keys_only_while_they_hold(
+    tmp_path: Path,
+) -> None:
+    """`portal build` after an edit runs in a new process: the manifest of the last build
+    gives its page keys and site manifest while the site resolves as it did then (only
+    bodies changed, no scheduled moment passed). Each build's bytes are a clean build's."""
+    site = copy_site(tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    path = site / "content/kinh-te-xa-hoi/thu-hoach-lua-dong-xuan.md"
+    text = path.read_text(encoding="utf-8")
+    now = dt.datetime.now(dt.UTC)
+    soon = (now + dt.timedelta(days=2)).astimezone(dt.timezone(dt.timedelta(hours=7)))
+    (site / "content/hen-gio.md").write_text(
+        f"---\ntitle: Bài hẹn giờ đăng\ndate: {soon.isoformat(timespec='seconds')}\n"
+        "category: kinh-te-xa-hoi\n---\n\nSẽ đăng sau.\n",
+        encoding="utf-8",
+    )
+    build_site(site, out, cache_dir=cache, now=now)
+    steps = [
+        # (the article's new text, the build's clock)
+        (text + "\nMột đoạn mới ở cuối bài.\n", now),
+        (text.replace('title: "', 'title: "Đã sửa - ', 1), now),
+        (text + "\nLại thêm một câu.\n", now),
+        # Only the body changed, but the scheduled article is due: its lists change too.
+        (text + "\nVà một câu nữa.\n", now + dt.timedelta(days=3)),
+    ]
+    for n, (new_text, when) in enumerate(steps):
+        path.write_text(new_text, encoding="utf-8")
+        _kept.clear()  # as in a new process
+        report = build_site(site, out, cache_dir=cache, now=when)
+        assert not report.kept_model and report.pages_written > 0
+        clean = tmp_path / f"clean-{n}"
+        build_site(site, clean, cache_dir=tmp_path / f"clean-cache-{n}", now=when)
+        assert tree(out) == tree(clean), n
+    assert "Bài hẹn giờ đăng" in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_a_rebuild_loop_prepares_the_next_generation_while_it_waits(tmp_path: Path) -> None:

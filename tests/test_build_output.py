@@ -203,6 +203,49 @@ def test_recycled_generations_equal_clean_builds(tmp_path: Path) -> None:
         assert len(generation_names(out)) == 2
 
 
+def test_a_build_copies_the_served_tree_in_a_child_process_meanwhile(tmp_path: Path) -> None:
+    """A build links its copy of the served generation in a child process while it parses
+    (`prepare_meanwhile`): a copy marked as prepared, sharing the served files; a failed
+    build leaves it to the next one, which starts from it."""
+    site = copy_site(tmp_path)
+    out, cache = tmp_path / "dist", tmp_path / "cache"
+    build_site(site, out, cache_dir=cache)
+    served = out.resolve()
+    output.prepare_meanwhile(out, "")()
+    (copy,) = (g for g in generation_names(out) if g != served.name)
+    prepared = generations_dir(out) / copy
+    marker = generations_dir(out) / f".{copy}.prepared"
+    assert marker.read_text(encoding="utf-8") == served.name
+    assert tree(prepared) == tree(served)
+    assert (prepared / "404.html").stat().st_ino == (served / "404.html").stat().st_ino
+    # While another thread runs, forking is unsafe: nothing is done.
+    marker.unlink()
+    shutil.rmtree(prepared)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        output.prepare_meanwhile(out, "")()
+    finally:
+        stop.set()
+        other.join()
+    assert generation_names(out) == [served.name]
+    # A build that fails before writing waits for its copy and leaves it; the next uses it.
+    broken = site / "content/hong.md"
+    broken.write_text("---\ntitle: Hỏng\n---\n\nThiếu ngày đăng.\n", encoding="utf-8")
+    with pytest.raises(BuildError):
+        build_site(site, out, cache_dir=cache)
+    assert out.resolve() == served
+    (copy,) = (g for g in generation_names(out) if g != served.name)
+    assert (generations_dir(out) / f".{copy}.prepared").is_file()
+    broken.unlink()
+    path = site / "content/tin-tuc/tiep-xuc-cu-tri.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nThêm.\n", encoding="utf-8")
+    build_site(site, out, cache_dir=cache)
+    assert not list(generations_dir(out).glob(".*.prepared"))
+    assert sorted(generation_names(out)) == sorted([served.name, out.resolve().name])
+
+
 def test_failed_build_leaves_the_served_generation(tmp_path: Path) -> None:
     site = copy_site(tmp_path)
     out = tmp_path / "dist"

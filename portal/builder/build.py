@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from .digest import PARSER_VERSION, digest_for
 from .errors import BuildError, Problem
 from .files import agency_inputs, read, walk
 from .images import IMAGES_VERSION
-from .output import Generation, current_generation
+from .output import Generation, current_generation, prepare_meanwhile
 from .urls import SITE_MANIFEST
 from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
 
@@ -154,6 +154,7 @@ class BuildContext:
     # render and after
     generation: Generation | None = None
     page_keys: dict[str, str] = field(default_factory=dict)
+    global_key: str = ""  # what every page's key starts from
     changed: set[str] = field(default_factory=set)  # files written or removed
     removed: int = 0
 
@@ -167,10 +168,13 @@ class BuildContext:
         assert self.generation is not None
         return self.generation.dir
 
-    def produced(self) -> set[str]:
-        """Every file this build makes."""
+    @cached_property
+    def produced(self) -> frozenset[str]:
+        """Every file this build makes (known once the pages are rendered)."""
         variants = self.images.files if self.images else {}
-        return set(self.page_keys) | set(self.extras) | set(variants) | {SITE_MANIFEST}
+        return frozenset(self.page_keys.keys() | self.extras.keys() | variants.keys()) | {
+            SITE_MANIFEST
+        }
 
     def latest(self, p: ParsedArticle) -> ParsedArticle:
         """This build's version of `p`'s file (a kept site model holds an earlier one)."""
@@ -194,7 +198,7 @@ class BuildContext:
 
     def report(self, *, up_to_date: bool = False) -> BuildReport:
         model = self.model
-        files = len(self.manifest.files) if up_to_date else len(self.produced())
+        files = len(self.manifest.files) if up_to_date else len(self.produced)
         return BuildReport(
             pages_written=self.written,
             pages_unchanged=files - self.written,
@@ -240,6 +244,8 @@ def build_site(
     read_inputs(ctx)
     if is_up_to_date(ctx):
         return ctx.report(up_to_date=True)
+    # The copy of the served generation this build will write into is made meanwhile.
+    copied = prepare_meanwhile(ctx.out_dir, ctx.manifest.base)
     # A build allocates many objects and keeps them to its end: the cyclic garbage
     # collector would scan them again and again for nothing (and, in forked workers, copy
     # the pages it touches). Off for the build, in this process and the workers.
@@ -249,6 +255,7 @@ def build_site(
         parse(ctx)
         prepare_site_images(ctx)
         resolve(ctx)
+        copied()
         ctx.generation = begin_generation(ctx)
         try:
             render(ctx)
@@ -261,6 +268,7 @@ def build_site(
         ctx.generation.commit()
         save_caches(ctx)
     finally:
+        copied()
         ctx.pool.close()
         if collecting:
             gc.enable()
@@ -431,6 +439,13 @@ class Resolution:
 
     def holds(self, key: str, now: dt.datetime) -> bool:
         return key == self.key and (self.next_change is None or now < self.next_change)
+
+    def made_last(self, m: cache_mod.Manifest, now: dt.datetime) -> bool:
+        """Whether the last build (in any process) resolved the site as this one did: then
+        its pages and site manifest hold for this build too, but for the edited bodies."""
+        return m.resolution == self.key and (
+            m.next_publish is None or now.timestamp() < m.next_publish
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,10 +635,11 @@ def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
         _directory_times(ctx.out_dir, ctx.manifest.files) == ctx.manifest.directories
     )
     todo: list[PageTask] = []
-    last = ctx.resolution.page_keys if ctx.resolution else None
+    assert ctx.resolution is not None
     # A task kept from the last build (the same key tuple) with none of its bodies edited
     # has the same key as then: 9,000 hashes add up in an editor's rebuild.
-    if last is None or last.global_key != global_key:
+    last = ctx.resolution.page_keys or _last_page_keys(ctx, global_key)
+    if last.global_key != global_key:
         last = PageKeys(global_key, {}, {})
     edited = {rel for rel, d in ctx.digests.items() if last.digests.get(rel) != d}
     for task in ctx.tasks:
@@ -639,10 +655,22 @@ def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
         todo.append(task)
         if known.get(task.file) == key:  # deleted by hand: differs from what is served
             ctx.changed.add(task.file)
-    if ctx.resolution is not None:
-        keys = {t.file: (t.key, ctx.page_keys[t.file]) for t in ctx.tasks}
-        ctx.resolution.page_keys = PageKeys(global_key, dict(ctx.digests), keys)
+    keys = {t.file: (t.key, ctx.page_keys[t.file]) for t in ctx.tasks}
+    ctx.resolution.page_keys = PageKeys(global_key, dict(ctx.digests), keys)
+    ctx.global_key = global_key
     return todo
+
+
+def _last_page_keys(ctx: BuildContext, global_key: str) -> PageKeys:
+    """The last build's page keys, as the manifest keeps them, when that build resolved
+    the site as this one does (a build in a new process, after an edit to a body)."""
+    assert ctx.resolution is not None
+    m = ctx.manifest
+    if m.global_key != global_key or not ctx.resolution.made_last(m, ctx.now):
+        return PageKeys(global_key, {}, {})
+    known = m.pages
+    keys = {t.file: (t.key, known[t.file]) for t in ctx.tasks if t.file in known}
+    return PageKeys(global_key, {rel: stat[3] for rel, stat in m.sources.items()}, keys)
 
 
 def write_extras(ctx: BuildContext) -> None:
@@ -665,7 +693,7 @@ def write_extras(ctx: BuildContext) -> None:
 
 def prune(ctx: BuildContext) -> None:
     """Stage 6: remove what an earlier build made and this one no longer does."""
-    for rel in sorted(set(ctx.manifest.files) - ctx.produced()):
+    for rel in sorted(set(ctx.manifest.files) - ctx.produced):
         try:
             (ctx.target / rel).unlink()
             ctx.changed.add(rel)
@@ -681,6 +709,10 @@ def write_site_manifest(ctx: BuildContext) -> None:
 
     assert ctx.config is not None and ctx.resolution is not None
     data = ctx.resolution.site_manifest  # the same pages, polls and time: the same bytes
+    last_holds = data is None and ctx.resolution.made_last(ctx.manifest, ctx.now)
+    if last_holds and (ctx.target / SITE_MANIFEST).is_file():  # as the last build wrote it
+        ctx.timings.mark("site manifest")
+        return
     if data is None:
         data = site_manifest(ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change)
         ctx.resolution.site_manifest = data
@@ -704,7 +736,7 @@ def save_caches(ctx: BuildContext) -> None:
     """Last: what this build wrote, and the parsed articles, for the next build."""
     assert ctx.model is not None and ctx.generation is not None
     save_article_cache(ctx)
-    files = sorted(ctx.produced())
+    files = sorted(ctx.produced)
     cache_mod.save_manifest(
         ctx.cache_dir,
         ctx.out_dir,
@@ -720,6 +752,8 @@ def save_caches(ctx: BuildContext) -> None:
             base=ctx.generation.previous.name if ctx.generation.previous else "",
             changed=sorted(ctx.changed),
             directories=_directory_times(ctx.out_dir, files),
+            resolution=ctx.resolution.key if ctx.resolution else "",
+            global_key=ctx.global_key,
         ),
     )
     ctx.timings.mark("cache")

@@ -44,6 +44,8 @@ class Manifest:
     directories: dict[str, int] = field(default_factory=dict)
     # content file -> (size, mtime_ns, inode, digest) as that build read it
     sources: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    resolution: str = ""  # the key of its resolved site (build.Resolution)
+    global_key: str = ""  # what every page's key started from
 
 
 _MANIFEST_FIELDS = [f.name for f in fields(Manifest)]

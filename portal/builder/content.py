@@ -11,7 +11,7 @@ import hashlib
 import importlib
 import posixpath
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from html import escape, unescape
 from typing import Any
 from urllib.parse import unquote
@@ -93,10 +93,15 @@ class ParsedArticle:
 TEXT_FIELDS = ("digest", "body_html", "search_key", "shape")
 
 
-def shape_of(article: ParsedArticle) -> str:
-    """The `shape` of an article (see ParsedArticle)."""
-    parts = [repr(getattr(article, f.name)) for f in fields(article) if f.name not in TEXT_FIELDS]
-    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+_SHAPE_FIELDS = tuple(f.name for f in fields(ParsedArticle) if f.name not in TEXT_FIELDS)
+
+
+def _with_shape(**values: Any) -> ParsedArticle:
+    """A ParsedArticle of these fields, with its `shape` (made before the object: one
+    construction rather than a copy)."""
+    parts = [repr(values[name]) for name in _SHAPE_FIELDS]
+    shape = hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+    return ParsedArticle(**values, shape=shape)
 
 
 _md: Any = None
@@ -289,7 +294,8 @@ def render_markdown(body: str, source: str) -> tuple[str, str, str, _Refs]:
     html = markdown().render(body)
     for m in _IMAGE.finditer(html):
         _check_image(unescape(m.group(1)), unescape(m.group(2)), refs)
-    html = _LONE_IMAGE.sub(_figure, html)
+    if "<p><img " in html:
+        html = _LONE_IMAGE.sub(_figure, html)
     if "<a " in html:
         html = _HREF.sub(
             lambda m: f'<a href="{escape(_check_link(unescape(m.group(1)), source, refs))}"',
@@ -342,7 +348,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         raise BuildError(fp.problems)
     assert date is not None
     summary = _text(fm.get("summary"), "summary", fp) or _truncate(first_paragraph)
-    article = ParsedArticle(
+    return _with_shape(
         source=source,
         digest=digest_for(source, raw),
         title=title,
@@ -366,7 +372,6 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         abs_links=tuple(refs.abs_links),
         images=tuple(refs.images),
     )
-    return replace(article, shape=shape_of(article))
 
 
 def _required_fields(

@@ -17,11 +17,12 @@ changes (`prepare_next`), or then and there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -74,6 +75,37 @@ def prepare_next(out_dir: Path) -> None:
     building.unlink()
 
 
+def prepare_meanwhile(out_dir: Path, last_base: str) -> Callable[[], None]:
+    """`prepare_next` in a child process, beside a build that goes on parsing and
+    resolving meanwhile (on another core); returns what waits for it to end. Nothing is
+    done when the spare generation `last_base` (see Generation) will be recycled, or where
+    forking is unsafe (other threads) or unknown: the build then links the tree itself.
+    The waiting can be done more than once (a failed build waits too)."""
+    out_dir = out_dir.absolute()
+    spare = generations_dir(out_dir) / last_base if last_base else None
+    if (
+        current_generation(out_dir) is None
+        or (spare is not None and spare.is_dir() and _is_free(spare))
+        or not hasattr(os, "fork")
+        or threading.active_count() > 1
+    ):
+        return lambda: None
+    pid = os.fork()
+    if pid == 0:  # the child: prepare, and end without running the parent's exit code
+        code = 1
+        try:
+            prepare_next(out_dir)
+            code = 0
+        finally:
+            os._exit(code)
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # waited for already
+            os.waitpid(pid, 0)
+
+    return wait
+
+
 def _marker(generation: Path, state: str) -> Path:
     """`<out>.gen/.<n>.<state>`: what is known of generation n ("building", "retired",
     PREPARED)."""
@@ -83,6 +115,17 @@ def _marker(generation: Path, state: str) -> Path:
 def _delete_later(path: Path) -> None:
     """Delete a tree nobody reads any more, in a thread (a big site's takes a while)."""
     threading.Thread(target=shutil.rmtree, args=(path, True), name="portal-tidy").start()
+
+
+def _is_free(generation: Path) -> bool:
+    """Not served for RETIRED_SECONDS (readers are done with it), and complete."""
+    if _marker(generation, "building").exists():
+        return True  # an interrupted build's: never served
+    try:
+        retired = _marker(generation, "retired").stat().st_mtime
+    except FileNotFoundError:
+        return True
+    return time.time() - retired >= RETIRED_SECONDS
 
 
 def _number(path: Path) -> int:
@@ -161,7 +204,7 @@ class Generation:
                 _delete_later(trash)
         prepared = self._prepared_copy(others)
         others = [p for p in others if p != prepared]
-        free = [p for p in others if self._is_free(p)]
+        free = [p for p in others if _is_free(p)]
         spare = others[-1] if others else None
         recyclable = (
             self.previous is not None
@@ -214,16 +257,6 @@ class Generation:
             _delete_later(trash)
         for state in ("retired", PREPARED, "building"):
             _marker(generation, state).unlink(missing_ok=True)
-
-    def _is_free(self, generation: Path) -> bool:
-        """Not served for RETIRED_SECONDS (readers are done with it), and complete."""
-        if _marker(generation, "building").exists():
-            return True  # an interrupted build's: never served
-        try:
-            retired = _marker(generation, "retired").stat().st_mtime
-        except FileNotFoundError:
-            return True
-        return time.time() - retired >= RETIRED_SECONDS
 
     def _catch_up(self, served: Path, changes: Collection[str]) -> None:
         """Make the recycled generation equal to the served one: it lacks `changes`."""

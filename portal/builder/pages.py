@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from html import escape
+from types import SimpleNamespace
 from typing import Any, NamedTuple, Protocol
 
 from markupsafe import Markup
@@ -87,7 +88,7 @@ class SiteView:
         # This build's version of an article's file: a model kept from an earlier build holds
         # the version it was made from, the same but for the body and the search text.
         self.latest = latest or (lambda p: p)
-        self._cards: dict[str, dict[str, Any]] = {}
+        self._cards: dict[str, SimpleNamespace] = {}
         self._dates: dict[str, tuple[str, str, str]] = {}
         self._search_entries: dict[str, tuple[str, bytes]] = {}
         self._by_category: dict[str, list[Article]] = {}
@@ -137,33 +138,33 @@ class SiteView:
             found = self._dates[a.url] = formats(a.date, self.config.language)
         return found
 
-    def card(self, a: Article) -> dict[str, Any]:
-        """An article as lists show it (made on first use: most builds render few lists)."""
+    def card(self, a: Article) -> SimpleNamespace:
+        """An article as lists show it (made on first use: most builds render few lists).
+        An attribute object, as templates read it (see render.page_context), made once for
+        the many pages that show it."""
         found = self._cards.get(a.url)
         if found is None:
             time_text, _, short = self.dates(a)
             p = a.parsed
-            found = self._cards[a.url] = {
-                "title": p.title,
-                "url": a.url,
-                "summary": p.summary,
-                "time": time_text,
-                "short_date": short,
-                "date_iso": a.date.isoformat(timespec="seconds"),
-                "category": {
-                    "id": a.category.id,
-                    "name": a.category.name,
-                    "url": category_url(a.category.id),
-                },
-                "image": {
-                    "src": p.image,
-                    "alt": p.image_alt,
-                    "html": self.picture(p.image, "", sizes=CARD_SIZES, css_class="card__image"),
-                }
+            found = self._cards[a.url] = SimpleNamespace(
+                title=p.title,
+                url=a.url,
+                summary=p.summary,
+                time=time_text,
+                short_date=short,
+                date_iso=a.date.isoformat(timespec="seconds"),
+                category=SimpleNamespace(
+                    id=a.category.id, name=a.category.name, url=category_url(a.category.id)
+                ),
+                image=SimpleNamespace(
+                    src=p.image,
+                    alt=p.image_alt,
+                    html=self.picture(p.image, "", sizes=CARD_SIZES, css_class="card__image"),
+                )
                 if p.image
                 else None,
-                "status": self.status_label(a),
-            }
+                status=self.status_label(a),
+            )
         return found
 
     # -- shared by every page -------------------------------------------------------------
@@ -223,7 +224,7 @@ class SiteView:
             out.append(poll)
         return out
 
-    def latest_items(self) -> list[dict[str, Any]]:
+    def latest_items(self) -> list[SimpleNamespace]:
         """The "Tin mới nhất" entries."""
         return [self.card(a) for a in self.model.articles[: self.config.latest_count]]
 

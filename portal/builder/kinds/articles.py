@@ -44,7 +44,7 @@ def article_context(view: SiteView, a: Article, related: list[Article]) -> dict[
     p = a.parsed
     _, posted, _ = view.dates(a)
     updated = formats(a.updated, c.language)[1] if p.updated is not None else None
-    article = dict(view.card(a))
+    article = dict(vars(view.card(a)))
     article.update(
         {
             "posted": posted,
