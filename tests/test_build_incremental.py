@@ -217,9 +217,10 @@ def test_a_rebuild_in_the_same_process_keeps_the_site_model_only_for_body_edits(
 def test_a_rebuild_in_a_new_process_reuses_the_last_builds_keys_only_while_they_hold(
     tmp_path: Path,
 ) -> None:
-    """`portal build` after an edit runs in a new process: the manifest of the last build
-    gives its page keys and site manifest while the site resolves as it did then (only
-    bodies changed, no scheduled moment passed). Each build's bytes are a clean build's."""
+    """`portal build` after an edit runs in a new process: while the site resolves as it
+    did for the last build (only bodies changed, no scheduled moment passed) and that
+    build's files are all there, only the edited article's pages are made, and the last
+    build's page keys and other files hold. Each build's bytes are a clean build's."""
     site = copy_site(tmp_path)
     out, cache = tmp_path / "out", tmp_path / "cache"
     path = site / "content/kinh-te-xa-hoi/thu-hoach-lua-dong-xuan.md"
@@ -239,9 +240,12 @@ def test_a_rebuild_in_a_new_process_reuses_the_last_builds_keys_only_while_they_
         (text + "\nLại thêm một câu.\n", now),
         # Only the body changed, but the scheduled article is due: its lists change too.
         (text + "\nVà một câu nữa.\n", now + dt.timedelta(days=3)),
+        (text + "\nCâu cuối.\n", now + dt.timedelta(days=3)),
     ]
     for n, (new_text, when) in enumerate(steps):
         path.write_text(new_text, encoding="utf-8")
+        if n == 4:  # someone deletes a served page: the next build makes it again
+            (out / "chuyen-muc/thong-bao/index.html").unlink()
         _kept.clear()  # as in a new process
         report = build_site(site, out, cache_dir=cache, now=when)
         assert not report.kept_model and report.pages_written > 0

@@ -172,9 +172,25 @@ class BuildContext:
     def produced(self) -> frozenset[str]:
         """Every file this build makes (known once the pages are rendered)."""
         variants = self.images.files if self.images else {}
-        return frozenset(self.page_keys.keys() | self.extras.keys() | variants.keys()) | {
-            SITE_MANIFEST
-        }
+        kept = self.resolution.unchanged if self.resolution else frozenset()
+        made = self.page_keys.keys() | self.extras.keys() | variants.keys()
+        return frozenset(made) | kept | {SITE_MANIFEST}
+
+    @cached_property
+    def output_intact(self) -> bool:
+        """The served output's directories are as the last build left them: every file it
+        made is there (see `_output_intact`)."""
+        m = self.manifest
+        return bool(m.directories) and _directory_times(self.out_dir, m.files) == m.directories
+
+    def resolved_as_last(self, key: str) -> bool:
+        """The last build (in any process) resolved the site to `key`, as this one, and no
+        scheduled moment passed since: its pages and files hold for this build too, but for
+        the edited bodies."""
+        m = self.manifest
+        return m.resolution == key and (
+            m.next_publish is None or self.now.timestamp() < m.next_publish
+        )
 
     def latest(self, p: ParsedArticle) -> ParsedArticle:
         """This build's version of `p`'s file (a kept site model holds an earlier one)."""
@@ -376,7 +392,9 @@ def parse(ctx: BuildContext) -> None:
         if ctx.digests[rel] not in cached
     ]
     ctx.progress.start("Parsing articles", len(todo))
-    if ctx.pool.forks():
+    if len(todo) < POOL_THRESHOLD:  # an editor's few: here
+        results = _parse_chunk(todo)
+    elif ctx.pool.forks():
         from .content import warm_up
 
         warm_up()  # imported and set up once, here, rather than in each worker
@@ -436,16 +454,12 @@ class Resolution:
     next_change: dt.datetime | None
     site_manifest: bytes | None = None  # its bytes, once written
     page_keys: PageKeys | None = None  # the last build's, once computed
+    # Of the bodies only (`_resolve_bodies`): the files of the last build that this one keeps
+    # as they are. Its tasks are not the whole site's: it is not kept for the next build.
+    unchanged: frozenset[str] = frozenset()
 
     def holds(self, key: str, now: dt.datetime) -> bool:
         return key == self.key and (self.next_change is None or now < self.next_change)
-
-    def made_last(self, m: cache_mod.Manifest, now: dt.datetime) -> bool:
-        """Whether the last build (in any process) resolved the site as this one did: then
-        its pages and site manifest hold for this build too, but for the edited bodies."""
-        return m.resolution == self.key and (
-            m.next_publish is None or now.timestamp() < m.next_publish
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,7 +498,8 @@ def resolve(ctx: BuildContext) -> None:
         text_tasks, text_files = _made_by(TEXT_KINDS, resolution.view)
     else:
         resolution, text_tasks, text_files = _resolve_anew(ctx, key)
-    _kept[out] = resolution
+    if not resolution.unchanged:
+        _kept[out] = resolution
     while len(_kept) > _KEPT_OUTPUTS:
         del _kept[next(iter(_kept))]
     ctx.resolution, ctx.model, ctx.view = resolution, resolution.model, resolution.view
@@ -539,8 +554,10 @@ def _resolve_anew(
         agency,
         ctx.latest,
     )
-    tasks, extras = _made_by(KINDS, view)
     text_tasks, text_files = _made_by(TEXT_KINDS, view)
+    if not ctx.problems and ctx.resolved_as_last(key) and ctx.output_intact:
+        return _resolve_bodies(ctx, key, view), text_tasks, text_files
+    tasks, extras = _made_by(KINDS, view)
     for rel, data in ctx.static_bytes.items():
         extras[f"static/{rel}"] = data
     files = {t.file for t in tasks + text_tasks} | set(extras) | set(text_files)
@@ -551,6 +568,24 @@ def _resolve_anew(
         raise BuildError(ctx.problems)
     change = next_change(ctx.settings_bytes, config, model, ctx.now)
     return Resolution(key, model, view, tasks, extras, change), text_tasks, text_files
+
+
+def _resolve_bodies(ctx: BuildContext, key: str, view: SiteView) -> Resolution:
+    """The site resolves as the last build's did (`resolved_as_last`), a build in another
+    process, and that build's files are all there: only the edited articles' pages are made
+    (and the TEXT_KINDS' files); the last build's other files stay as they are. Its links
+    were checked then: the shapes, which hold the links, are the same."""
+    from .kinds import BODY_KINDS
+    from .site_manifest import next_change
+
+    assert ctx.config is not None
+    last = ctx.manifest.sources
+    edited = {rel for rel, digest in ctx.digests.items() if last.get(rel, ())[3:4] != (digest,)}
+    shown = [a for a in view.model.articles if a.parsed.source in edited]
+    tasks = [task for kind in BODY_KINDS for task in kind.pages_for(view, shown)]
+    unchanged = frozenset(ctx.manifest.files) - {t.file for t in tasks}
+    change = next_change(ctx.settings_bytes, ctx.config, view.model, ctx.now)
+    return Resolution(key, view.model, view, tasks, {}, change, unchanged=unchanged)
 
 
 def begin_generation(ctx: BuildContext) -> Generation:
@@ -607,7 +642,7 @@ def render(ctx: BuildContext) -> None:
     # This process would only wait for the workers: it saves the article cache meanwhile.
     meanwhile = partial(save_article_cache, ctx)
     ctx.pool.refork()  # the parse workers go (their threads would rule out forking)
-    if ctx.pool.forks():
+    if len(todo) < POOL_THRESHOLD or ctx.pool.forks():  # (few: rendered here)
         if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
             ctx.stored_bodies = ctx.load_bodies()  # once here, not in every worker
         render_mod.load_templates({t.template for t in todo})  # compiled once, inherited
@@ -630,11 +665,13 @@ def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
     served (the new generation has what the served one has)."""
     assert ctx.generation is not None
     known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target) + "/"
-    # Its directories as the last build left them: every file it made is there.
-    intact = bool(ctx.manifest.directories) and (
-        _directory_times(ctx.out_dir, ctx.manifest.files) == ctx.manifest.directories
-    )
+    intact = ctx.output_intact
     todo: list[PageTask] = []
+    # The pages a resolution of the bodies only keeps (see Resolution.unchanged).
+    unchanged = ctx.resolution.unchanged if ctx.resolution else frozenset()
+    # (The same resolution key means the same templates, settings and globals.)
+    assert not unchanged or ctx.manifest.global_key == global_key, "pages kept from another site"
+    ctx.page_keys.update((f, k) for f, k in known.items() if f in unchanged)
     assert ctx.resolution is not None
     # A task kept from the last build (the same key tuple) with none of its bodies edited
     # has the same key as then: 9,000 hashes add up in an editor's rebuild.
@@ -666,7 +703,7 @@ def _last_page_keys(ctx: BuildContext, global_key: str) -> PageKeys:
     the site as this one does (a build in a new process, after an edit to a body)."""
     assert ctx.resolution is not None
     m = ctx.manifest
-    if m.global_key != global_key or not ctx.resolution.made_last(m, ctx.now):
+    if m.global_key != global_key or not ctx.resolved_as_last(ctx.resolution.key):
         return PageKeys(global_key, {}, {})
     known = m.pages
     keys = {t.file: (t.key, known[t.file]) for t in ctx.tasks if t.file in known}
@@ -709,7 +746,7 @@ def write_site_manifest(ctx: BuildContext) -> None:
 
     assert ctx.config is not None and ctx.resolution is not None
     data = ctx.resolution.site_manifest  # the same pages, polls and time: the same bytes
-    last_holds = data is None and ctx.resolution.made_last(ctx.manifest, ctx.now)
+    last_holds = data is None and ctx.resolved_as_last(ctx.resolution.key)
     if last_holds and (ctx.target / SITE_MANIFEST).is_file():  # as the last build wrote it
         ctx.timings.mark("site manifest")
         return

@@ -23,7 +23,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 GEN_SUFFIX = ".gen"
@@ -136,6 +135,8 @@ def _link_tree(src: str, dst: str) -> None:
     """Copy a tree as hard links (directories are made, files linked). Each directory's
     links are made by one of two threads (link() waits on its directory, not on Python):
     a site's few big directories (articles, downloads) fill in side by side."""
+    from concurrent.futures import ThreadPoolExecutor  # (not imported by most builds)
+
     groups: list[list[tuple[str, str]]] = []
     _plan_links(src, dst, groups)
     groups.sort(key=len, reverse=True)

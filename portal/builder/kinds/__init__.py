@@ -19,18 +19,23 @@ from .search_index import SearchIndex
 from .special import SpecialPages
 from .tags import TagPages
 
+#: The kinds whose pages show an article's body (see PageTask.bodies), one page per article:
+#: `pages_for(view, articles)` makes the pages of some articles only (a build after an edit
+#: to bodies, in a new process: see build.py).
+BODY_KINDS: tuple[ArticlePages | ArticleDownloads, ...] = (ArticlePages(), ArticleDownloads())
+
 KINDS: tuple[PageKind, ...] = (
     HomePages(),
     CategoryPages(),
     TagPages(),
-    ArticlePages(),
+    BODY_KINDS[0],
     SpecialPages(),
     AgencyPages(),
     ArchivePages(),
-    ArticleDownloads(),
+    BODY_KINDS[1],
     Feeds(),
 )
 
 TEXT_KINDS: tuple[PageKind, ...] = (SearchIndex(),)
 
-__all__ = ["KINDS", "TEXT_KINDS"]
+__all__ = ["BODY_KINDS", "KINDS", "TEXT_KINDS"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -16,9 +17,13 @@ class ArticlePages:
     """/bai-viet/<slug>.html"""
 
     def pages(self, view: SiteView) -> list[PageTask]:
+        return self.pages_for(view, view.model.articles)
+
+    def pages_for(self, view: SiteView, articles: Sequence[Article]) -> list[PageTask]:
+        """The pages of some of the articles."""
         short = view.config.short_name
         tasks = []
-        for a in view.model.articles:
+        for a in articles:
             related = view.related.related(a)
             key = (a.parsed.shape, a.slug, a.category.id, a.status, *a.link_urls)
             key += tuple(f"{r.parsed.shape}:{r.slug}:{r.status}" for r in related)

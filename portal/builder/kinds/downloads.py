@@ -6,6 +6,7 @@ links, and its styles in one <style> element. No script, nothing fetched when op
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import partial
 from html import escape
 from typing import Any
@@ -50,6 +51,10 @@ class ArticleDownloads:
     """/tai-ve/<slug>.html for every published article."""
 
     def pages(self, view: SiteView) -> list[PageTask]:
+        return self.pages_for(view, view.model.articles)
+
+    def pages_for(self, view: SiteView, articles: Sequence[Article]) -> list[PageTask]:
+        """The downloads of some of the articles."""
         return [
             PageTask(
                 "download.html",
@@ -59,7 +64,7 @@ class ArticleDownloads:
                 f"{a.parsed.title} {DASH} {view.config.short_name}",
                 (a.parsed.source,),
             )
-            for a in view.model.articles
+            for a in articles
             if not a.status and view.config.article_downloads
         ]
 
