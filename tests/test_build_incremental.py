@@ -70,6 +70,28 @@ def test_identical_with_a_process_pool(tmp_path: Path) -> None:
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
 
 
+def test_a_build_without_a_manifest_still_takes_parsed_articles_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """With no record of an earlier build (no manifest), the content files are read and
+    hashed by the parse stage; those the article cache has are not parsed again."""
+    site = copy_site(tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build_site(site, out, cache_dir=cache, workers=2)
+    articles = cache / "articles.msgpack"
+    saved = articles.stat().st_mtime_ns
+    (manifest,) = cache.glob("manifest-*.msgpack")
+    manifest.unlink()
+    out.unlink()
+    shutil.rmtree(tmp_path / "out.gen")
+    report = build_site(site, out, cache_dir=cache, workers=2)
+    assert not report.up_to_date and report.articles > 0
+    assert articles.stat().st_mtime_ns == saved  # nothing new parsed: not rewritten
+    build_site(site, tmp_path / "clean", cache_dir=tmp_path / "clean-cache")
+    assert tree(out) == tree(tmp_path / "clean")
+    assert build_site(site, out, cache_dir=cache).up_to_date
+
+
 def test_no_change_build_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = build_site(SITE, out, cache_dir=tmp_path / "cache")

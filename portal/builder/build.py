@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from pathlib import Path
@@ -84,16 +84,26 @@ def _hash(*parts: str | bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _parse_chunk(items: list[tuple[str, bytes]]) -> list[ParsedArticle | list[Problem]]:
-    """Worker: parse files; a file's problems come back as a list (all get reported)."""
+#: What parsing a content file gave: its digest, and the article, or its problems (all
+#: get reported), or None when the article cache has that digest.
+Parsed = tuple[str, "ParsedArticle | list[Problem] | None"]
+
+
+def _parse_chunk(cached: Collection[str], items: list[tuple[str, bytes | str]]) -> list[Parsed]:
+    """Worker: parse files, given as their bytes or their path (then read here)."""
     from .content import parse_article
 
-    out: list[ParsedArticle | list[Problem]] = []
-    for source, raw in items:
+    out: list[Parsed] = []
+    for source, raw_or_path in items:
+        raw = read(raw_or_path) if isinstance(raw_or_path, str) else raw_or_path
+        digest = digest_for(source, raw)
+        if digest in cached:
+            out.append((digest, None))
+            continue
         try:
-            out.append(parse_article(source, raw, f"content/{source}"))
+            out.append((digest, parse_article(source, raw, f"content/{source}")))
         except BuildError as exc:
-            out.append(exc.problems)
+            out.append((digest, exc.problems))
     return out
 
 
@@ -124,6 +134,7 @@ class BuildContext:
     manifest: cache_mod.Manifest = field(default_factory=cache_mod.Manifest)
     sources: dict[str, str] = field(default_factory=dict)  # content file -> path
     raws: dict[str, bytes] = field(default_factory=dict)  # the content files read
+    unread: list[str] = field(default_factory=list)  # content files left to the parse stage
     digests: dict[str, str] = field(default_factory=dict)
     stats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     static_paths: dict[str, str] = field(default_factory=dict)  # static file -> path
@@ -303,13 +314,18 @@ def read_inputs(ctx: BuildContext) -> None:
     ctx.manifest = cache_mod.load_manifest(ctx.cache_dir, out_dir)
     ctx.sources = dict(walk(site_dir / "content", ".md"))
     # A file whose size, mtime and inode are as the last build saw them keeps its digest
-    # without being read again (as git and make do); the others are read and hashed.
+    # without being read again (as git and make do); the others are read and hashed. With
+    # no earlier build to compare with, the parse stage reads them all (in its workers).
     known_sources = ctx.manifest.sources
+    defer = not ctx.manifest.fingerprint
     for rel, path in ctx.sources.items():
         st = os.stat(path)
         known = known_sources.get(rel)
         if known is not None and known[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
             digest = known[3]
+        elif defer:
+            ctx.unread.append(rel)
+            digest = ""
         else:
             ctx.raws[rel] = read(path)
             digest = digest_for(rel, ctx.raws[rel])
@@ -336,8 +352,13 @@ def read_inputs(ctx: BuildContext) -> None:
         cache_mod.out_key(out_dir),
         "drafts" if ctx.drafts else "",
     )
-    ctx.fingerprint = _hash(ctx.inputs_key, *(f"{rel}:{d}" for rel, d in ctx.digests.items()))
+    _fingerprint(ctx)
     ctx.timings.mark("read inputs")
+
+
+def _fingerprint(ctx: BuildContext) -> None:
+    """The hash of every input (once every content file's digest is known)."""
+    ctx.fingerprint = _hash(ctx.inputs_key, *(f"{rel}:{d}" for rel, d in ctx.digests.items()))
 
 
 def _directory_times(out_dir: Path, files: list[str]) -> dict[str, int]:
@@ -365,7 +386,7 @@ def _output_intact(out_dir: Path, m: cache_mod.Manifest) -> bool:
 def is_up_to_date(ctx: BuildContext) -> bool:
     """Nothing changed since the last build, no scheduled time passed, every file is there."""
     m = ctx.manifest
-    if m.fingerprint != ctx.fingerprint:
+    if ctx.unread or m.fingerprint != ctx.fingerprint:
         return False
     if m.next_publish is not None and ctx.now.timestamp() >= m.next_publish:
         return False
@@ -386,27 +407,33 @@ def parse(ctx: BuildContext) -> None:
     except BuildError as exc:
         ctx.problems += exc.problems  # reported with the articles' problems
     cached, ctx.load_bodies = cache_mod.load_articles(ctx.cache_dir)
-    todo = [
-        (rel, ctx.raws[rel] if rel in ctx.raws else read(ctx.sources[rel]))
-        for rel in ctx.sources
-        if ctx.digests[rel] not in cached
+    unread = set(ctx.unread)
+    todo: list[tuple[str, bytes | str]] = [
+        (rel, ctx.sources[rel]) if rel in unread else (rel, ctx.raws.get(rel) or ctx.sources[rel])
+        for rel, digest in ctx.digests.items()
+        if rel in unread or digest not in cached
     ]
     ctx.progress.start("Parsing articles", len(todo))
     if len(todo) < POOL_THRESHOLD:  # an editor's few: here
-        results = _parse_chunk(todo)
+        results = _parse_chunk(cached, todo)
     elif ctx.pool.forks():
         from .content import warm_up
 
         warm_up()  # imported and set up once, here, rather than in each worker
-        results = ctx.pool.map_shared(_parse_chunk, todo, ctx.progress)
+        results = ctx.pool.map_shared(_parse_chunk, todo, ctx.progress, frozenset(cached))
     else:
-        results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress)
+        results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress, frozenset(cached))
     ctx.progress.finish()
-    for result in results:
-        if not isinstance(result, list):
-            ctx.fresh[result.digest] = result
-        else:
+    for (rel, _), (digest, result) in zip(todo, results, strict=True):
+        if rel in unread:
+            ctx.digests[rel] = digest
+            ctx.stats[rel] = (*ctx.stats[rel][:3], digest)
+        if isinstance(result, list):
             ctx.problems += result
+        elif result is not None:
+            ctx.fresh[digest] = result
+    if unread:
+        _fingerprint(ctx)
     ctx.articles_by_digest = {
         d: cached.get(d) or ctx.fresh[d]
         for d in ctx.digests.values()
@@ -636,11 +663,14 @@ def render(ctx: BuildContext) -> None:
         _hash(ctx.settings_bytes),
         json.dumps(setup.globals, sort_keys=True, default=str),
     )
-    todo = _pages_to_render(ctx, global_key)
+    if ctx.manifest.pages:
+        _key_pages(ctx, global_key)
+        todo = _pages_to_render(ctx)
+    else:  # nothing was built here before: every page (their keys are made meanwhile)
+        todo = list(ctx.tasks)
     ctx.timings.mark("page keys")
     ctx.progress.start("Rendering pages", len(todo))
-    # This process would only wait for the workers: it saves the article cache meanwhile.
-    meanwhile = partial(save_article_cache, ctx)
+    meanwhile = partial(_while_rendering, ctx, global_key)
     ctx.pool.refork()  # the parse workers go (their threads would rule out forking)
     if len(todo) < POOL_THRESHOLD or ctx.pool.forks():  # (few: rendered here)
         if len(todo) >= POOL_THRESHOLD and ctx.stored_bodies is None:
@@ -660,13 +690,41 @@ def render(ctx: BuildContext) -> None:
     ctx.timings.mark("render")
 
 
-def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
-    """Every page's key; the pages whose key changed, or that are missing from what is
-    served (the new generation has what the served one has)."""
+def _while_rendering(ctx: BuildContext, global_key: str) -> None:
+    """What this process does while workers render (it would only wait for them): save
+    the article cache, and make what only the end of the build needs."""
+    from .site_manifest import site_manifest
+
+    save_article_cache(ctx)
+    if ctx.global_key != global_key:
+        _key_pages(ctx, global_key)
+    assert ctx.config is not None and ctx.resolution is not None
+    if ctx.resolution.site_manifest is None and not ctx.resolved_as_last(ctx.resolution.key):
+        ctx.resolution.site_manifest = site_manifest(
+            ctx.config, ctx.settings_bytes, ctx.tasks, ctx.next_change
+        )
+
+
+def _pages_to_render(ctx: BuildContext) -> list[PageTask]:
+    """The pages whose key changed, or that are missing from what is served (the new
+    generation has what the served one has)."""
     assert ctx.generation is not None
     known, served = ctx.manifest.pages, str(ctx.generation.previous or ctx.target) + "/"
     intact = ctx.output_intact
     todo: list[PageTask] = []
+    for task in ctx.tasks:
+        key = ctx.page_keys[task.file]
+        if known.get(task.file) == key and (intact or os.path.isfile(served + task.file)):
+            continue
+        todo.append(task)
+        if known.get(task.file) == key:  # deleted by hand: differs from what is served
+            ctx.changed.add(task.file)
+    return todo
+
+
+def _key_pages(ctx: BuildContext, global_key: str) -> None:
+    """Every page's key (what its bytes follow from), into ctx.page_keys."""
+    known = ctx.manifest.pages
     # The pages a resolution of the bodies only keeps (see Resolution.unchanged).
     unchanged = ctx.resolution.unchanged if ctx.resolution else frozenset()
     # (The same resolution key means the same templates, settings and globals.)
@@ -687,15 +745,9 @@ def _pages_to_render(ctx: BuildContext, global_key: str) -> list[PageTask]:
             bodies = [ctx.digests[source] for source in task.bodies]
             key = _hash(global_key, task.template, *task.key, *bodies)
         ctx.page_keys[task.file] = key
-        if known.get(task.file) == key and (intact or os.path.isfile(served + task.file)):
-            continue
-        todo.append(task)
-        if known.get(task.file) == key:  # deleted by hand: differs from what is served
-            ctx.changed.add(task.file)
     keys = {t.file: (t.key, ctx.page_keys[t.file]) for t in ctx.tasks}
     ctx.resolution.page_keys = PageKeys(global_key, dict(ctx.digests), keys)
     ctx.global_key = global_key
-    return todo
 
 
 def _last_page_keys(ctx: BuildContext, global_key: str) -> PageKeys:
