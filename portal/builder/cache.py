@@ -129,13 +129,13 @@ def _layout() -> tuple[type[ParsedArticle], int, int, int]:
     a no-change build reads no articles)."""
     from .content import ParsedArticle
 
-    names = [f.name for f in fields(ParsedArticle)]
+    names = ParsedArticle._fields
     return ParsedArticle, names.index("body_html"), names.index("date"), names.index("updated")
 
 
 def _to_row(a: ParsedArticle) -> list[Any]:
     _, body, date, updated = _layout()
-    row: list[Any] = [getattr(a, f.name) for f in fields(a)]
+    row: list[Any] = list(a)
     row[body] = None
     row[date] = a.date.isoformat()
     row[updated] = a.updated.isoformat() if a.updated else None
@@ -149,7 +149,7 @@ def _from_row(row: tuple[Any, ...]) -> ParsedArticle:
     values[date] = dt.datetime.fromisoformat(values[date])
     if values[updated] is not None:
         values[updated] = dt.datetime.fromisoformat(values[updated])
-    return cls(*values)
+    return cls._make(values)
 
 
 def load_articles(cache_dir: Path) -> tuple[dict[str, ParsedArticle], Callable[[], dict[str, str]]]:

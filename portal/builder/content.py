@@ -11,9 +11,9 @@ import hashlib
 import importlib
 import posixpath
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from html import escape, unescape
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from .digest import digest_for
@@ -58,9 +58,12 @@ def _load_yaml(text: str) -> Any:
     return _yaml.load(text, Loader=loader)
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedArticle:
-    """One article as read from its Markdown file (site settings not applied yet)."""
+class ParsedArticle(NamedTuple):
+    """One article as read from its Markdown file (site settings not applied yet).
+
+    A named tuple rather than a frozen dataclass: thousands are made from cache rows, and
+    sent back from the parse workers, on every build; a tuple is made and unpickled in C,
+    a frozen dataclass field by field in Python."""
 
     source: str  # path relative to content/, POSIX separators
     digest: str  # hash of path + bytes + parser version: the cache key
@@ -93,7 +96,7 @@ class ParsedArticle:
 TEXT_FIELDS = ("digest", "body_html", "search_key", "shape")
 
 
-_SHAPE_FIELDS = tuple(f.name for f in fields(ParsedArticle) if f.name not in TEXT_FIELDS)
+_SHAPE_FIELDS = tuple(name for name in ParsedArticle._fields if name not in TEXT_FIELDS)
 
 
 def _with_shape(**values: Any) -> ParsedArticle:
