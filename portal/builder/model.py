@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import Category, SiteConfig
 from .content import MD_LINK_PREFIX, ParsedArticle
@@ -13,9 +14,9 @@ from .slugs import assign_slugs
 from .urls import article_url, url_to_file
 
 
-@dataclass(frozen=True, slots=True)
-class Article:
-    """A published article with everything resolved against the whole site."""
+class Article(NamedTuple):
+    """A published article with everything resolved against the whole site (a named
+    tuple, as ParsedArticle is: thousands are made on every build)."""
 
     parsed: ParsedArticle
     slug: str
