@@ -1,0 +1,105 @@
+"""The builder's Jinja environment renders exactly as a stock autoescaping one does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2 import DictLoader, Environment, StrictUndefined, UndefinedError
+from markupsafe import Markup, escape
+
+from portal.builder import render
+
+TEMPLATES = {
+    "outputs.html": (
+        "{{ text }}|{{ markup }}|{{ none }}|{{ number }}|{{ decimal }}|{{ obj }}|{{ html_obj }}"
+        "|{{ text ~ markup }}|{{ markup ~ text }}|{{ text | safe }}|{{ text | e }}"
+        "|{{ items | join(', ') }}|{{ text | upper }}|{{ text | urlencode }}"
+        "|{{ 'a<b' }}|{{ '<b>' if number else '' }}\n"
+    ),
+    "blocks.html": (
+        "{% set captured %}<i>{{ text }}</i>{% endset %}{{ captured }}|{{ captured | length }}"
+        "{% macro link(url, label) %}<a href='{{ url }}'>{{ label }}</a>{% endmacro %}"
+        "|{{ link(text, markup) }}|{{ link(text, markup) | upper }}"
+        "{% macro wrap() %}[{{ caller() }}]{% endmacro %}"
+        "|{% call wrap() %}{{ text }}{% endcall %}"
+        "|{% filter upper %}{{ text }}{% endfilter %}"
+        "|{% for x in items %}{{ loop.index }}{{ x }}{% endfor %}"
+        "|{% include 'inc.html' %}|{% with text = markup %}{% include 'inc.html' %}{% endwith %}"
+        "|{% autoescape false %}{{ text }}{% endautoescape %}\n"
+    ),
+    "inc.html": "<{{ text }}>",
+    "child.html": "{% extends 'base.html' %}{% block b %}{{ super() }}{{ text }}{% endblock %}",
+    "base.html": "<{% block b %}{{ markup }}{% endblock %}>",
+}
+
+
+class _Html:
+    def __html__(self) -> str:
+        return "<u>ok</u>"
+
+
+class _Obj:
+    def __str__(self) -> str:
+        return "a & b <c>"
+
+
+CONTEXT: dict[str, Any] = {
+    "text": "Tin <b>\"mới\"</b> & 'cũ' · Đà Nẵng",
+    "markup": Markup("<em>an</em> &amp; b"),
+    "none": None,
+    "number": 42,
+    "decimal": 1.5,
+    "obj": _Obj(),
+    "html_obj": _Html(),
+    "items": ["<x>", Markup("<y>"), 3],
+}
+
+
+def _environments(tmp_path: Path) -> tuple[Environment, Environment]:
+    ours = render.make_environment(tmp_path, tmp_path)
+    ours.loader = DictLoader(TEMPLATES)
+    stock = Environment(
+        loader=DictLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return ours, stock
+
+
+@pytest.mark.parametrize("name", ["outputs.html", "blocks.html", "child.html"])
+def test_outputs_escape_as_markupsafe_does(tmp_path: Path, name: str) -> None:
+    ours, stock = _environments(tmp_path)
+    html = ours.get_template(name).render(CONTEXT)
+    assert html == stock.get_template(name).render(CONTEXT)
+    assert escape(CONTEXT["text"]) in html  # (the contexts did have something to escape)
+
+
+def test_escape_output_is_markupsafe_escape() -> None:
+    for value in (*CONTEXT.values(), "", "&amp;", "\x00<", Markup(""), 0, True):
+        assert render.escape_output(value) == str(escape(value))
+        assert type(render.escape_output(value)) in (str, Markup)
+
+
+def test_undefined_still_fails(tmp_path: Path) -> None:
+    ours, _ = _environments(tmp_path)
+    with pytest.raises(UndefinedError):
+        ours.from_string("{{ missing }}").render()
+
+
+def test_bytecode_cached_templates_escape_alike(tmp_path: Path) -> None:
+    # A template loaded from the bytecode cache gets the same escaping as a compiled one.
+    templates = tmp_path / "t"
+    templates.mkdir()
+    for name, source in TEMPLATES.items():
+        (templates / name).write_text(source, encoding="utf-8")
+    (tmp_path / "bc").mkdir()
+    first = render.make_environment(templates, templates, tmp_path / "bc")
+    html = first.get_template("blocks.html").render(CONTEXT)
+    again = render.make_environment(templates, templates, tmp_path / "bc")
+    assert again.get_template("blocks.html").render(CONTEXT) == html
+    assert any((tmp_path / "bc").iterdir())
