@@ -103,3 +103,26 @@ def test_bytecode_cached_templates_escape_alike(tmp_path: Path) -> None:
     again = render.make_environment(templates, templates, tmp_path / "bc")
     assert again.get_template("blocks.html").render(CONTEXT) == html
     assert any((tmp_path / "bc").iterdir())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        "  hai  khoảng trắng ",
+        'Quận Hải Châu: tổng kết năm 2024 & "mới" <cũ> 100% + ~/_.-',
+        "https://example.gov.vn/bai-viet/tin-moi.html?a=1&b=2#x",
+        "\x00\x7f\t\n😀 Ω",
+        Markup("<b>đậm</b> a"),
+        42,
+        None,
+        {"q": "tìm kiếm", "n": 2},
+        [("a", "b c"), ("d", "é")],
+    ],
+)
+def test_urlencode_is_jinjas(value: Any) -> None:
+    from jinja2.filters import do_urlencode
+
+    assert render.urlencode(value) == do_urlencode(value)
+    assert render.urlencode(value) == do_urlencode(value)  # (and again, from the cache)
