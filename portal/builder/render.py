@@ -8,6 +8,7 @@ what is on disk.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, MutableMapping
@@ -54,16 +55,23 @@ class RenderSetup:
 def _ns(value: Any) -> Any:
     """Nested dicts as attribute objects: Jinja looks `a.b` up with getattr() first and
     falls back to a[b] through an exception, which costs more than the rendering itself."""
+    # (Scalars are tested here rather than passed to _ns: most values are, and a call costs
+    # more than the test.)
     if isinstance(value, dict):
-        return SimpleNamespace(**{k: _ns(v) for k, v in value.items()})
+        return SimpleNamespace(
+            **{k: _ns(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
+        )
     if isinstance(value, list):
-        return [_ns(v) for v in value]
+        return [_ns(v) if isinstance(v, _NESTED) else v for v in value]
     return value
+
+
+_NESTED = (dict, list)
 
 
 def page_context(context: dict[str, Any]) -> dict[str, Any]:
     """A page's template context with its nested dicts made attribute objects."""
-    return {k: _ns(v) for k, v in context.items()}
+    return {k: _ns(v) if isinstance(v, _NESTED) else v for k, v in context.items()}
 
 
 # markupsafe's C escaping of a str, without the Markup around it (markupsafe >= 3.0; older
@@ -132,6 +140,26 @@ class _Environment(Environment):
 
     template_class = _Template
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._loaded: dict[tuple[str, str | None], Template] = {}
+
+    def get_template(
+        self,
+        name: str | Template,
+        parent: str | None = None,
+        globals: MutableMapping[str, Any] | None = None,
+    ) -> Template:
+        """Jinja's, from a plain dict once loaded: every `{% extends %}` and `{% include %}`
+        of every page asks again, and Jinja's LRU cache takes a lock and a weak reference
+        each time. Templates never change in an environment's life (auto_reload is off)."""
+        if globals is not None or not isinstance(name, str):
+            return super().get_template(name, parent, globals)
+        found = self._loaded.get((name, parent))
+        if found is None:
+            found = self._loaded[name, parent] = super().get_template(name, parent)
+        return found
+
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         # Jinja gives each template a ChainMap over the environment's globals, and each page
         # copies its template's globals into its context: a copy that goes through Python for
@@ -154,7 +182,9 @@ def make_environment(
     )
     env = _Environment(
         loader=loader,
-        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+        # Asked for every page and every include it makes (jinja2.nodes.EvalContext): a
+        # cache answers without running Python.
+        autoescape=functools.cache(select_autoescape(["html", "xml"], default_for_string=True)),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
