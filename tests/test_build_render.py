@@ -126,3 +126,56 @@ def test_urlencode_is_jinjas(value: Any) -> None:
 
     assert render.urlencode(value) == do_urlencode(value)
     assert render.urlencode(value) == do_urlencode(value)  # (and again, from the cache)
+
+
+def test_fragment_writes_what_include_writes(tmp_path: Path) -> None:
+    ours, _ = _environments(tmp_path)
+    ours.loader = DictLoader(
+        {
+            **TEMPLATES,
+            "w.html": (
+                '{#- a widget -#}\n<p{% if page %} data-page="{{ page }}"{% endif %}>'
+                "{{ text }}</p>\n"
+            ),
+            "inc.html": "a\n  {% with page = p %}\n  {% include 'w.html' %}\n  {% endwith %}\nb\n",
+            "frag.html": "a\n  {% fragment 'w.html' page=p, text=text %}\nb\n",
+        }
+    )
+    for p in ("/x.html", None, "/x.html", "<&>"):
+        context = {"p": p, "text": CONTEXT["text"]}
+        html = ours.get_template("frag.html").render(context)
+        assert html == ours.get_template("inc.html").render(context)
+        assert escape(CONTEXT["text"]) in html
+
+
+def test_fragment_sees_only_its_variables(tmp_path: Path) -> None:
+    ours, _ = _environments(tmp_path)
+    ours.globals["site_wide"] = "x"
+    ours.loader = DictLoader(
+        {
+            "uses_page_var.html": "{{ text }}",
+            "uses_global.html": "{{ site_wide }}",
+            "list.html": "{% for i in items %}{{ i }}{% endfor %}{{ range(2) | list }}",
+        }
+    )
+    page = ours.from_string("{% fragment 'uses_page_var.html' %}")
+    with pytest.raises(UndefinedError):
+        page.render(text="a")
+    with pytest.raises(UndefinedError):
+        ours.from_string("{% fragment 'uses_global.html' %}").render()
+    # A value that can't be a key (a list) is rendered each time, with Jinja's own globals.
+    listed = ours.from_string("{% fragment 'list.html' items=items %}")
+    assert listed.render(items=[1, 2]) == "12[0, 1]"
+    assert listed.render(items=[3]) == "3[0, 1]"
+
+
+def test_fragment_is_rendered_when_the_page_is(tmp_path: Path) -> None:
+    # Never while compiling: the bytecode cache would keep an old fragment.
+    templates = tmp_path / "t"
+    templates.mkdir()
+    (tmp_path / "bc").mkdir()
+    (templates / "page.html").write_text("[{% fragment 'part.html' %}]", encoding="utf-8")
+    for text in ("one", "two"):
+        (templates / "part.html").write_text(text, encoding="utf-8")
+        env = render.make_environment(templates, templates, tmp_path / "bc")
+        assert env.get_template("page.html").render() == f"[{text}]"

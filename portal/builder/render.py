@@ -30,9 +30,16 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
+    nodes,
+    pass_context,
     select_autoescape,
 )
+from jinja2.defaults import DEFAULT_NAMESPACE
+from jinja2.ext import Extension
 from jinja2.filters import do_urlencode
+from jinja2.parser import Parser
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from .errors import BuildError, Problem
 
@@ -86,6 +93,8 @@ def escape_output(value: Any) -> str:
     a third of the cost of a page's outputs for nothing."""
     if type(value) is str and _escape_str is not None:
         return _escape_str(value)
+    if type(value) is Markup:  # (shared fragments, pictures: escape() would copy them, in Python)
+        return value
     return markupsafe.escape(value)
 
 
@@ -132,6 +141,59 @@ class _Template(Template):
         # templates loaded from the bytecode cache too.
         namespace["escape"] = escape_output
         return super()._from_namespace(environment, namespace, globals)
+
+
+class Fragments(Extension):
+    """`{% fragment "widgets/stats.html" api=api, lang=lang %}`: the template rendered with
+    these variables only (not the page's, not the site's globals), once per set of values
+    in an environment's life, written as `{% include %}` would write it.
+
+    An include copies the page's whole context into a new one and runs the template again
+    on every page; the widget partials take a few values and most pages give them the
+    same. A variable the fragment uses but is not given is an error (undefined), never a
+    value of another page."""
+
+    tags = {"fragment"}  # noqa: RUF012 (as jinja2.ext.Extension declares it)
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.rendered: dict[tuple[Any, ...], Markup] = {}
+        environment.filters["_fragment"] = self.render
+
+    def parse(self, parser: Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        name = parser.parse_expression()
+        pairs: list[nodes.Pair] = []
+        while parser.stream.current.type != "block_end":
+            if pairs:
+                parser.stream.expect("comma")
+            key = parser.stream.expect("name")
+            parser.stream.expect("assign")
+            pairs.append(nodes.Pair(nodes.Const(key.value), parser.parse_expression()))
+        # A filter, not a call: Jinja calls a filter directly and a function through
+        # Context.call, which costs as much as the rest of a cached fragment.
+        render = nodes.Filter(nodes.Dict(pairs), "_fragment", [name], [], None, None)
+        return nodes.Output([render], lineno=lineno)
+
+    # Passed the context, so that Jinja never renders a fragment while compiling (a
+    # template that gives no variables), which its bytecode would keep.
+    @pass_context
+    def render(self, context: Context, variables: dict[str, Any], name: str) -> Markup:
+        """The fragment's HTML, rendered on the first call with these values."""
+        try:
+            key: tuple[Any, ...] | None = (name, *sorted(variables.items()))
+            found = self.rendered.get(key)  # type: ignore[arg-type]
+        except TypeError:  # a value that can't be a key (a list...): rendered every time
+            key = found = None
+        if found is None:
+            template = self.environment.get_template(name)
+            fresh = template.new_context({**DEFAULT_NAMESPACE, **variables}, shared=True)
+            found = Markup("".join(template.root_render_func(fresh)))
+            if key is not None:
+                if len(self.rendered) > 50_000:  # (one per page for the presence counter)
+                    self.rendered.clear()
+                self.rendered[key] = found
+        return found
 
 
 class _Environment(Environment):
@@ -195,6 +257,7 @@ def make_environment(
         bytecode_cache=FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
     )
     env.filters["urlencode"] = urlencode
+    env.add_extension(Fragments)
     return env
 
 
