@@ -9,7 +9,7 @@ import pytest
 from jinja2 import DictLoader, Environment, StrictUndefined, UndefinedError
 from markupsafe import Markup, escape
 
-from portal.builder import render
+from portal.builder import jinja_env
 
 TEMPLATES = {
     "outputs.html": (
@@ -58,7 +58,7 @@ CONTEXT: dict[str, Any] = {
 
 
 def _environments(tmp_path: Path) -> tuple[Environment, Environment]:
-    ours = render.make_environment(tmp_path, tmp_path)
+    ours = jinja_env.make_environment(tmp_path, tmp_path)
     ours.loader = DictLoader(TEMPLATES)
     stock = Environment(
         loader=DictLoader(TEMPLATES),
@@ -81,8 +81,8 @@ def test_outputs_escape_as_markupsafe_does(tmp_path: Path, name: str) -> None:
 
 def test_escape_output_is_markupsafe_escape() -> None:
     for value in (*CONTEXT.values(), "", "&amp;", "\x00<", Markup(""), 0, True):
-        assert render.escape_output(value) == str(escape(value))
-        assert type(render.escape_output(value)) in (str, Markup)
+        assert jinja_env.escape_output(value) == str(escape(value))
+        assert type(jinja_env.escape_output(value)) in (str, Markup)
 
 
 def test_undefined_still_fails(tmp_path: Path) -> None:
@@ -98,9 +98,9 @@ def test_bytecode_cached_templates_escape_alike(tmp_path: Path) -> None:
     for name, source in TEMPLATES.items():
         (templates / name).write_text(source, encoding="utf-8")
     (tmp_path / "bc").mkdir()
-    first = render.make_environment(templates, templates, tmp_path / "bc")
+    first = jinja_env.make_environment(templates, templates, tmp_path / "bc")
     html = first.get_template("blocks.html").render(CONTEXT)
-    again = render.make_environment(templates, templates, tmp_path / "bc")
+    again = jinja_env.make_environment(templates, templates, tmp_path / "bc")
     assert again.get_template("blocks.html").render(CONTEXT) == html
     assert any((tmp_path / "bc").iterdir())
 
@@ -124,8 +124,8 @@ def test_bytecode_cached_templates_escape_alike(tmp_path: Path) -> None:
 def test_urlencode_is_jinjas(value: Any) -> None:
     from jinja2.filters import do_urlencode
 
-    assert render.urlencode(value) == do_urlencode(value)
-    assert render.urlencode(value) == do_urlencode(value)  # (and again, from the cache)
+    assert jinja_env.urlencode(value) == do_urlencode(value)
+    assert jinja_env.urlencode(value) == do_urlencode(value)  # (and again, from the cache)
 
 
 def test_fragment_writes_what_include_writes(tmp_path: Path) -> None:
@@ -177,5 +177,5 @@ def test_fragment_is_rendered_when_the_page_is(tmp_path: Path) -> None:
     (templates / "page.html").write_text("[{% fragment 'part.html' %}]", encoding="utf-8")
     for text in ("one", "two"):
         (templates / "part.html").write_text(text, encoding="utf-8")
-        env = render.make_environment(templates, templates, tmp_path / "bc")
+        env = jinja_env.make_environment(templates, templates, tmp_path / "bc")
         assert env.get_template("page.html").render() == f"[{text}]"
