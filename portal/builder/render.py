@@ -9,27 +9,21 @@ what is on disk.
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import (
-    ChoiceLoader,
     Environment,
-    FileSystemBytecodeCache,
-    FileSystemLoader,
-    PrefixLoader,
-    StrictUndefined,
     Template,
     TemplateError,
     TemplateNotFound,
     TemplateSyntaxError,
-    select_autoescape,
 )
 
 from .errors import BuildError, Problem
+from .jinja_env import make_environment
 
 #: (template name, output file relative to out_dir, page context)
 Task = tuple[str, str, dict[str, Any]]
@@ -50,54 +44,23 @@ class RenderSetup:
 def _ns(value: Any) -> Any:
     """Nested dicts as attribute objects: Jinja looks `a.b` up with getattr() first and
     falls back to a[b] through an exception, which costs more than the rendering itself."""
+    # (Scalars are tested here rather than passed to _ns: most values are, and a call costs
+    # more than the test.)
     if isinstance(value, dict):
-        return SimpleNamespace(**{k: _ns(v) for k, v in value.items()})
+        return SimpleNamespace(
+            **{k: _ns(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
+        )
     if isinstance(value, list):
-        return [_ns(v) for v in value]
+        return [_ns(v) if isinstance(v, _NESTED) else v for v in value]
     return value
+
+
+_NESTED = (dict, list)
 
 
 def page_context(context: dict[str, Any]) -> dict[str, Any]:
     """A page's template context with its nested dicts made attribute objects."""
-    return {k: _ns(v) for k, v in context.items()}
-
-
-class _Environment(Environment):
-    """Jinja's environment, with one dict of globals shared by every template."""
-
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        # Jinja gives each template a ChainMap over the environment's globals, and each page
-        # copies its template's globals into its context: a copy that goes through Python for
-        # every key of a ChainMap, a fifth of the time of a small page. No template here has
-        # globals of its own, so it gets the dict itself (in-place updates still reach it).
-        if not d:
-            return self.globals
-        return super().make_globals(d)
-
-
-def make_environment(
-    templates_dir: Path, widgets_templates_dir: Path, bytecode_dir: Path | None = None
-) -> Environment:
-    """Site templates, plus the widget partials under the `widgets/` prefix."""
-    loader = ChoiceLoader(
-        [
-            PrefixLoader({"widgets": FileSystemLoader(str(widgets_templates_dir))}),
-            FileSystemLoader(str(templates_dir)),
-        ]
-    )
-    env = _Environment(
-        loader=loader,
-        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        # Templates don't change during a build: never stat them again.
-        auto_reload=False,
-        # Compiling the templates costs more than rendering a hundred pages: do it once.
-        bytecode_cache=FileSystemBytecodeCache(str(bytecode_dir)) if bytecode_dir else None,
-    )
-    return env
+    return {k: _ns(v) if isinstance(v, _NESTED) else v for k, v in context.items()}
 
 
 _env: Environment | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from ..dates import formats
@@ -49,14 +50,17 @@ def article_context(view: SiteView, a: Article, related: list[Article]) -> dict[
     p = a.parsed
     _, posted, _ = view.dates(a)
     updated = formats(a.updated, c.language)[1] if p.updated is not None else None
-    article = dict(vars(view.card(a)))
-    article.update(
-        {
+    # An attribute object, as templates read it: made here, it need not be converted
+    # (render.page_context) on every page.
+    article = SimpleNamespace(
+        **{
+            **vars(view.card(a)),
             "posted": posted,
             "author": p.author or c.publisher,
             "body": view.body(a),
             "tags": [
-                {"name": t, "url": tag_url(s) if (s := tag_slug(t)) else None} for t in p.tags
+                SimpleNamespace(name=t, url=tag_url(s) if (s := tag_slug(t)) else None)
+                for t in p.tags
             ],
             "updated_iso": a.updated.isoformat(timespec="seconds"),
             "updated": updated,  # shown ("Cập nhật ngày ...") only when the editor gave it
