@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.builder import search
+from portal.builder import content, search
 
 # Vietnamese in both normal forms, the marks (in and out of U+0300-U+036F), every kind of
 # whitespace, and the characters whose folding needs care: final sigma, dotted I, NUL.
@@ -64,3 +66,54 @@ def test_every_character_folds_alone_and_keeps_a_nul_separator() -> None:
             assert search._unmarked(c).isspace()
             # A final sigma stays final before any whitespace (\u03a3: capital sigma).
             assert reference_fold(f"\u0391\u03a3{c}\u0392") == "\u03b1\u03c2 \u03b2"
+
+
+# Front matter lines: what editors write, and what PyYAML builds in its own way.
+LINES = [
+    "title: Tiêu đề", 'title: "Tiêu đề: có dấu"', "title: 'x' y", "title:", "title: yes",
+    "title: !!str 12", "title: !!binary aGVsbG8=", "title: !custom x", "title: [unclosed",
+    "date: 2023-05-02T09:00:00+07:00", "date: 2023-05-02", "date: 2023-13-01", "date: 0b_",
+    "date: 2023-05-02 09:00:00.5 -7", "date: 1:30", "draft: true", "draft: Off", "draft: ~",
+    "tags: [a, b]", "tags:\n  - a\n  - 2\n  - [c]", "tags: !!set {a, b}", "tags: !!omap [a: 1]",
+    "tags: []", "tags: [a, {b: c}]", "author: &a Tên", "category: *a", "summary: *a",
+    "x: &r [*r]", "<<: {image: /static/a.jpg}", "<<: [{x: 1}, {x: 2}]", "= : v",
+    "? complex\n: key", "[a]: b", "{a: 1}: 2", "1: 2", "true: x", "null: y", "2023-01-01: d",
+    "a: 1\na: 2", "a: .nan", "a: -.inf", "a: 0x1_F", "a: 0o17", "a: 017", "a: 1_000.5e2",
+    "summary: |\n  block\n  text", "summary: >-\n  folded", "%YAML 1.1", "- item", "\ttab: x",
+    "--- second", "...", "key without colon", "a: 'multi\n  line'", "!!map {a: 1}",
+    "l: [0b_, 1]", "m: [x, 2023-02-30]", "n: [1_0, 0x_]",
+]  # fmt: skip
+
+
+def outcome(load: Any, text: str) -> str:
+    try:
+        return repr(load(text))
+    except Exception as exc:  # the same error, with the same message, is the same outcome
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("base", [yaml.CSafeLoader, yaml.SafeLoader])
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(st.sampled_from(LINES) | texts.map(lambda t: f"k: {t}"), max_size=8))
+def test_front_matter_loader_is_safe_loader(base: Any, lines: list[str]) -> None:
+    loader = content.front_matter_loader(base)
+    text = "\n".join(lines)
+    expected = outcome(lambda t: yaml.load(t, Loader=base), text)
+    assert outcome(lambda t: yaml.load(t, Loader=loader), text) == expected
+    assert outcome(lambda t: yaml.load(t, Loader=loader), text) == expected  # tags cached
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "l: [0b_]\nm: [2023-02-30]",  # the first list's error
+        "m: [2023-02-30]\nd: 0b_",  # a scalar's error before any list's
+        "0b_: [2023-02-30]",  # a key's before its value's
+        "a: [1]\na: [0b_]\nb: 2023-13-01",
+        "k: &x [0b_]\nj: *x\nd: 2023-02-30",
+    ],
+)
+def test_front_matter_loader_raises_the_error_safe_loader_raises(text: str) -> None:
+    expected = outcome(lambda t: yaml.load(t, Loader=yaml.CSafeLoader), text)
+    assert "Error" in expected
+    assert outcome(content._load_yaml, text) == expected

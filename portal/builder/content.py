@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib
+import operator
 import posixpath
 import re
 from dataclasses import dataclass
@@ -44,18 +45,99 @@ _SUMMARY_LENGTH = 220
 #: How much body text an article keeps for search (bounds the index on big sites).
 TEXT_LIMIT = 1000
 
-_yaml: Any = None
+_loader: Any = None
 
 
 def _load_yaml(text: str) -> Any:
     """PyYAML, imported on first use (a build with nothing to parse never needs it), and
     untyped: it ships no type information."""
-    global _yaml
-    if _yaml is None:
-        _yaml = importlib.import_module("yaml")
-    # libyaml is several times faster; the pure-Python loader when PyYAML lacks it.
-    loader = getattr(_yaml, "CSafeLoader", None) or _yaml.SafeLoader
-    return _yaml.load(text, Loader=loader)
+    global _loader
+    if _loader is None:
+        yaml = importlib.import_module("yaml")
+        # libyaml is several times faster; the pure-Python loader when PyYAML lacks it.
+        _loader = front_matter_loader(getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader)
+    loader = _loader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_YAML_STR = _YAML_TAG + "str"
+# Scalars SafeConstructor builds from their node alone (not sets, binary, merge keys...).
+_YAML_SIMPLE = frozenset(
+    [_YAML_STR, *(_YAML_TAG + t for t in ("null", "bool", "int", "float", "timestamp"))]
+)
+
+
+def front_matter_loader(base: Any) -> Any:
+    """`base` (PyYAML's SafeLoader or CSafeLoader) with the same results, faster on front
+    matter: plain scalars' tags are cached, and a flat mapping of scalars and lists of
+    scalars is built without the generic per-node machinery."""
+    yaml = importlib.import_module("yaml")
+    scalar, sequence, mapping = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+    seq, map_ = _YAML_TAG + "seq", _YAML_TAG + "map"
+    tags: dict[str, str] = {}
+
+    def simple(node: Any) -> bool:
+        return type(node) is scalar and node.tag in _YAML_SIMPLE
+
+    def simple_list(node: Any) -> bool:
+        return type(node) is sequence and node.tag == seq and all(map(simple, node.value))
+
+    def is_flat(node: Any) -> bool:
+        return (
+            type(node) is mapping
+            and node.tag == map_
+            and all(simple(k) and (simple(v) or simple_list(v)) for k, v in node.value)
+        )
+
+    class Loader(base):  # type: ignore[misc]
+        # No-ops without path resolvers (SafeLoader has none): C callables spare the
+        # composer two Python calls per node.
+        descend_resolver = staticmethod(operator.is_)
+        ascend_resolver = staticmethod(tuple)
+
+        def resolve(self, kind: Any, value: str, implicit: tuple[bool, bool]) -> str:
+            """A plain scalar's tag depends on its text alone: most recur (keys,
+            categories, true/false), and finding one takes a few regex matches."""
+            if kind is not scalar or not implicit[0]:
+                other: str = super().resolve(kind, value, implicit)
+                return other
+            tag = tags.get(value)
+            if tag is None:
+                if len(tags) >= 10_000:  # bounded: values like titles never recur
+                    tags.clear()
+                tag = tags[value] = super().resolve(kind, value, implicit)
+            return tag
+
+        def construct_document(self, node: Any) -> Any:
+            if is_flat(node):
+                return _flat_mapping(self, node.value, scalar)
+            return super().construct_document(node)
+
+    return Loader
+
+
+def _flat_mapping(loader: Any, pairs: list[tuple[Any, Any]], scalar: Any) -> dict[Any, Any]:
+    """What SafeConstructor builds from these (key, value) nodes (see `front_matter_loader`),
+    in its order, which decides the error raised: keys and scalar values first, then the
+    lists' items."""
+    build = loader.yaml_constructors
+    data: dict[Any, Any] = {}
+    lists: list[tuple[list[Any], list[Any]]] = []
+    for k, v in pairs:
+        key = k.value if k.tag == _YAML_STR else build[k.tag](loader, k)
+        if type(v) is scalar:
+            data[key] = v.value if v.tag == _YAML_STR else build[v.tag](loader, v)
+        else:
+            items: list[Any] = []
+            data[key] = items
+            lists.append((items, v.value))
+    for items, nodes in lists:
+        items.extend([n.value if n.tag == _YAML_STR else build[n.tag](loader, n) for n in nodes])
+    return data
 
 
 class ParsedArticle(NamedTuple):
