@@ -117,3 +117,36 @@ def test_front_matter_loader_raises_the_error_safe_loader_raises(text: str) -> N
     expected = outcome(lambda t: yaml.load(t, Loader=yaml.CSafeLoader), text)
     assert "Error" in expected
     assert outcome(content._load_yaml, text) == expected
+
+
+def test_only_the_space_is_printable_whitespace() -> None:
+    """What content._collapse relies on."""
+    assert [c for c in SPACES if c.isprintable()] == [" "]
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts)
+def test_collapse(text: str) -> None:
+    assert content._collapse(text) == " ".join(text.split())
+
+
+def reference_first_paragraph(html: str) -> str:
+    for m in re.finditer(r"<p>(.*?)</p>", html, re.S):
+        first = content._plain(m.group(1))
+        if first:
+            return first
+    return ""
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</p>", "<p></p>", "<em>", "&amp;", " ", "\n"]) | texts))
+def test_first_paragraph(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    assert content._first_paragraph(html) == reference_first_paragraph(html)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(texts | vietnamese, max_size=6).map("\n\n".join))
+def test_first_paragraph_of_rendered_markdown(body: str) -> None:
+    html = content.markdown().render(body)
+    assert content._first_paragraph(html) == reference_first_paragraph(html)

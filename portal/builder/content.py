@@ -301,11 +301,23 @@ _TAG = re.compile(r"<[^>]+>")
 def _plain(html: str) -> str:
     """Text of rendered HTML, whitespace collapsed."""
     text = _TAG.sub(" ", html)
-    return " ".join((unescape(text) if "&" in text else text).split())
+    return _collapse(unescape(text) if "&" in text else text)
+
+
+def _collapse(text: str) -> str:
+    """`" ".join(text.split())`, without making an object per word when the only
+    whitespace is spaces and newlines (the renderer's usual output)."""
+    text = text.replace("\n", " ")
+    # Every whitespace character but the space is unprintable.
+    if not text.isprintable():
+        return " ".join(text.split())
+    while "  " in text:  # runs are short: a tag between line breaks leaves three
+        text = text.replace("  ", " ")
+    return text.strip(" ")
 
 
 def _truncate(text: str, limit: int = _SUMMARY_LENGTH) -> str:
-    text = " ".join(text.split())
+    """`text` (whitespace collapsed) cut at a word to at most `limit` characters."""
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
@@ -359,7 +371,6 @@ def _check_image(src: str, alt: str, refs: _Refs) -> None:
 _LONE_IMAGE = re.compile(r'<p><img src="([^"]*)" alt="([^"]*)"(?: title="([^"]*)")? /></p>')
 _IMAGE = re.compile(r'<img src="([^"]*)" alt="([^"]*)"')
 _HREF = re.compile(r'<a href="([^"]*)"')
-_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
 _ALIGN = re.compile(r' style="text-align:(left|center|right)"')
 
 
@@ -369,6 +380,21 @@ def _figure(m: re.Match[str]) -> str:
         f'<figure class="figure"><img src="{m.group(1)}" alt="{m.group(2)}" loading="lazy" '
         f'decoding="async">{caption}</figure>'
     )
+
+
+def _first_paragraph(html: str) -> str:
+    """The text of the first paragraph that has some (str.find: a regex's lazy `.*?`
+    tries each character)."""
+    start = html.find("<p>")
+    while start >= 0:
+        end = html.find("</p>", start + 3)
+        if end < 0:
+            break
+        text = _plain(html[start + 3 : end])
+        if text:
+            return text
+        start = html.find("<p>", end + 4)
+    return ""
 
 
 def render_markdown(body: str, source: str) -> tuple[str, str, str, _Refs]:
@@ -390,11 +416,7 @@ def render_markdown(body: str, source: str) -> tuple[str, str, str, _Refs]:
     if ' style="text-align:' in html:
         # Table column alignment as classes: the pages' CSP forbids style attributes.
         html = _ALIGN.sub(r' class="align-\1"', html)
-    first = ""
-    for m in _PARAGRAPH.finditer(html):
-        first = _plain(m.group(1))
-        if first:
-            break
+    first = _first_paragraph(html)
     head = html[: TEXT_LIMIT * 3]
     if head.rfind("<") > head.rfind(">"):
         head = head[: head.rfind("<")]  # don't leave half a tag in the text
