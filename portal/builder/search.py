@@ -9,10 +9,7 @@ from json.encoder import encode_basestring as _encode  # C speed-up
 
 _COMBINING = re.compile("[\u0300-\u036f]+")
 
-#: Folded words. A text is mostly the same few thousand words, and folding it whole costs a
-#: regex match per accented letter; a known word costs one dict probe.
-_FOLDED: dict[str, str] = {}
-_FOLDED_MAX = 100_000  # then it starts over (a long-running server sees many words)
+_FOLDED_MAX = 100_000  # words remembered; then it starts over (a server sees many)
 
 
 def _unmarked(text: str) -> str:
@@ -23,6 +20,23 @@ def _unmarked(text: str) -> str:
     return text.lower()
 
 
+class _Folds(dict[str, str]):
+    """Each word's fold, made when first asked for: a text is mostly the same few thousand
+    words, and folding it whole costs a regex match per accented letter."""
+
+    def __missing__(self, word: str) -> str:
+        folded = " ".join(_unmarked(word).split())
+        if not folded:  # a lone mark, say: the caller folds the whole text
+            raise KeyError(word)
+        if len(self) >= _FOLDED_MAX:
+            self.clear()
+        self[word] = folded
+        return folded
+
+
+_FOLDED = _Folds()
+
+
 def fold(text: str) -> str:
     """Lowercase, without tone marks or other diacritics, whitespace collapsed.
 
@@ -31,37 +45,10 @@ def fold(text: str) -> str:
     """
     # Word by word equals the whole text at once: whitespace is a starter (NFD never
     # reorders marks across it), stays whitespace, and ends a final sigma's context.
-    words = text.split()
     try:
-        return " ".join(map(_FOLDED.__getitem__, words))
+        return " ".join(map(_FOLDED.__getitem__, text.split()))
     except KeyError:
-        folded = _learn(words)
-    return " ".join([f for f in map(folded.__getitem__, words) if f])
-
-
-def _learn(words: list[str]) -> dict[str, str]:
-    """Each distinct word's fold ("" for, say, a lone combining mark), the unknown ones
-    folded in one pass and remembered."""
-    folded: dict[str, str] = {}
-    unknown: list[str] = []
-    for word in dict.fromkeys(words):
-        known = _FOLDED.get(word)
-        if known is None:
-            unknown.append(word)
-        else:
-            folded[word] = known
-    # Joined by NUL, which folding keeps and which stops a final sigma's context like a
-    # space; a word holding a NUL itself shows as one part too many.
-    parts = _unmarked("\0".join(unknown)).split("\0")
-    if len(parts) != len(unknown):
-        parts = [_unmarked(word) for word in unknown]
-    if len(_FOLDED) + len(unknown) > _FOLDED_MAX:
-        _FOLDED.clear()
-    for word, part in zip(unknown, parts, strict=True):
-        folded[word] = " ".join(part.split())
-        if folded[word]:
-            _FOLDED[word] = folded[word]
-    return folded
+        return " ".join(_unmarked(text).split())
 
 
 def json_string(text: str) -> str:
