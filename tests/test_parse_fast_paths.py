@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
+from anyascii import anyascii
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.builder import content, search
+from portal.builder import content, search, slugs
 
 # Vietnamese in both normal forms, the marks (in and out of U+0300-U+036F), every kind of
 # whitespace, and the characters whose folding needs care: final sigma, dotted I, NUL.
@@ -146,3 +147,26 @@ def test_first_paragraph(pieces: list[str]) -> None:
 def test_first_paragraph_of_rendered_markdown(body: str) -> None:
     html = content.markdown().render(body)
     assert content._first_paragraph(html) == reference_first_paragraph(html)
+
+
+def reference_slugify(text: str, max_length: int = 80) -> str:
+    """slugs.slugify as it was: anyascii on the whole text."""
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(unicodedata.normalize("NFC", text)).lower())
+    slug = slug.strip("-")
+    if len(slug) > max_length:
+        cut = slug[:max_length]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else cut
+    return slug
+
+
+@settings(max_examples=600, deadline=None)
+@given(texts | vietnamese | st.text(st.characters(codec="utf-8"), max_size=100))
+def test_slugify(text: str) -> None:
+    assert slugs.slugify(text) == reference_slugify(text)
+    assert slugs.slugify(text, max_length=12) == reference_slugify(text, 12)
+
+
+def test_transliteration_table_is_anyascii_for_every_character() -> None:
+    for start in range(0, sys.maxunicode + 1, 0x1000):
+        chunk = "".join(map(chr, range(start, start + 0x1000)))
+        assert chunk.translate(slugs._ASCII) == anyascii(chunk), hex(start)

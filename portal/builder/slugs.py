@@ -12,13 +12,28 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _VALID_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+class _Transliteration(dict[int, str]):
+    """anyascii's ASCII for each character, looked up when first met, as a str.translate
+    table: anyascii transliterates one character at a time in a Python loop, and so
+    the same text character by character."""
+
+    def __missing__(self, code: int) -> str:
+        if len(self) >= 20_000:  # bounded: a text could hold any characters
+            self.clear()
+        ascii_text = self[code] = anyascii(chr(code))
+        return ascii_text
+
+
+_ASCII = _Transliteration()
+
+
 def slugify(text: str, *, max_length: int = 80) -> str:
     """Lowercase ASCII words joined by hyphens: "Đắk Lắk: Hội nghị" -> "dak-lak-hoi-nghi".
 
     đ/Đ have no Unicode decomposition, so plain NFD stripping would keep them; a
     transliteration table (anyascii) maps them to d/D along with every tone mark.
     """
-    ascii_text = anyascii(unicodedata.normalize("NFC", text)).lower()
+    ascii_text = unicodedata.normalize("NFC", text).translate(_ASCII).lower()
     slug = _NON_ALNUM.sub("-", ascii_text).strip("-")
     if len(slug) > max_length:
         cut = slug[:max_length]
