@@ -13,6 +13,7 @@ import operator
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from html import escape, unescape
 from typing import Any, NamedTuple
 from urllib.parse import unquote
@@ -226,12 +227,22 @@ class _FileProblems:
     def __init__(self, file: str, fm_text: str = "") -> None:
         self.file = file
         self.problems: list[Problem] = []
-        self.lines: dict[str, int] = {}
-        for i, line in enumerate(fm_text.splitlines()):
+        self.fm_text = fm_text
+
+    @cached_property
+    def lines(self) -> dict[str, int]:
+        """The line of each front matter field (mapped only for a file with problems)."""
+        lines: dict[str, int] = {}
+        for i, line in enumerate(self.fm_text.splitlines()):
             key, sep, _ = line.partition(":")
             if sep and key and not key[0].isspace():
-                self.lines.setdefault(key.strip(), i + 2)  # line 1 is the opening ---
-        self.body_line = fm_text.count("\n") + 3  # the line after the closing ---
+                lines.setdefault(key.strip(), i + 2)  # line 1 is the opening ---
+        return lines
+
+    @property
+    def body_line(self) -> int:
+        """The line after the closing ---."""
+        return self.fm_text.count("\n") + 3
 
     def add(self, field: str | None, message: str, hint: str | None = None) -> None:
         line = self.lines.get(field) if field else None
