@@ -170,3 +170,27 @@ def test_transliteration_table_is_anyascii_for_every_character() -> None:
     for start in range(0, sys.maxunicode + 1, 0x1000):
         chunk = "".join(map(chr, range(start, start + 0x1000)))
         assert chunk.translate(slugs._ASCII) == anyascii(chunk), hex(start)
+
+
+def reference_start_text(html: str) -> str:
+    head = html[: content.TEXT_LIMIT * 3]
+    if head.rfind("<") > head.rfind(">"):
+        head = head[: head.rfind("<")]
+    return content._plain(head)[: content.TEXT_LIMIT]
+
+
+HTML_PIECES = ["<p>", "</p>", '<a href="x">', "<", ">", "<>", "&amp;", "&#1234", "&#", "&am", " "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(HTML_PIECES) | texts, max_size=60))
+def test_start_text(pieces: list[str]) -> None:
+    html = "".join(pieces) * 3
+    assert content._start_text(html) == reference_start_text(html)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(texts | vietnamese | st.sampled_from(["# H", "- a", "![x](/a.png)"]), max_size=12))
+def test_start_text_of_rendered_markdown(paragraphs: list[str]) -> None:
+    html = content.markdown().render("\n\n".join(paragraphs * 3))
+    assert content._start_text(html) == reference_start_text(html)

@@ -427,11 +427,23 @@ def render_markdown(body: str, source: str) -> tuple[str, str, str, _Refs]:
     if ' style="text-align:' in html:
         # Table column alignment as classes: the pages' CSP forbids style attributes.
         html = _ALIGN.sub(r' class="align-\1"', html)
-    first = _first_paragraph(html)
+    return html, _first_paragraph(html), _start_text(html), refs
+
+
+def _start_text(html: str) -> str:
+    """The first TEXT_LIMIT characters of the text of the first TEXT_LIMIT * 3 of `html`."""
     head = html[: TEXT_LIMIT * 3]
+    # The text of the head's start up to a tag's end is the start of the head's text: a
+    # tag becomes a space, which neither an entity nor a word runs across. So when that
+    # holds enough text, the rest of the head need not be made text.
+    tag = _TAG.search(head, TEXT_LIMIT + TEXT_LIMIT // 4)
+    if tag is not None:
+        text = _plain(head[: tag.end()])
+        if len(text) >= TEXT_LIMIT:
+            return text[:TEXT_LIMIT]
     if head.rfind("<") > head.rfind(">"):
         head = head[: head.rfind("<")]  # don't leave half a tag in the text
-    return html, first, _plain(head)[:TEXT_LIMIT], refs
+    return _plain(head)[:TEXT_LIMIT]
 
 
 def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
