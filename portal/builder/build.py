@@ -44,6 +44,10 @@ if TYPE_CHECKING:  # imported by the stages that use them: a no-change build nee
 BUILDER_VERSION = "2"
 
 
+#: A file to write: its bytes, or what makes them (see PageKind.files).
+Extra = bytes | Callable[[], "str | bytes"]
+
+
 @dataclass(frozen=True, slots=True)
 class BuildReport:
     """What a build did."""
@@ -160,7 +164,7 @@ class BuildContext:
     model: SiteModel | None = None
     view: SiteView | None = None
     tasks: list[PageTask] = field(default_factory=list)
-    extras: dict[str, bytes] = field(default_factory=dict)  # feeds, indexes, static files
+    extras: dict[str, Extra] = field(default_factory=dict)  # feeds, indexes, static files
     next_change: dt.datetime | None = None
     # render and after
     generation: Generation | None = None
@@ -420,9 +424,13 @@ def parse(ctx: BuildContext) -> None:
         from .content import warm_up
 
         warm_up()  # imported and set up once, here, rather than in each worker
-        results = ctx.pool.map_shared(_parse_chunk, todo, ctx.progress, frozenset(cached))
+        results = ctx.pool.map_shared(
+            _parse_chunk, todo, ctx.progress, frozenset(cached), meanwhile=_import_stages
+        )
     else:
-        results = ctx.pool.map_chunks(_parse_chunk, todo, ctx.progress, frozenset(cached))
+        results = ctx.pool.map_chunks(
+            _parse_chunk, todo, ctx.progress, frozenset(cached), meanwhile=_import_stages
+        )
     ctx.progress.finish()
     for (rel, _), (digest, result) in zip(todo, results, strict=True):
         if rel in unread:
@@ -440,6 +448,12 @@ def parse(ctx: BuildContext) -> None:
         if d in cached or d in ctx.fresh
     }
     ctx.timings.mark("parse")
+
+
+def _import_stages() -> None:
+    """Import what the stages after parsing use (the page kinds, Jinja), while workers
+    parse: a tenth of a second this process would otherwise spend after them."""
+    from . import kinds, render  # noqa: F401
 
 
 def prepare_site_images(ctx: BuildContext) -> None:
@@ -477,7 +491,7 @@ class Resolution:
     model: SiteModel
     view: SiteView
     tasks: list[PageTask]
-    extras: dict[str, bytes]  # all but the TEXT_KINDS' files
+    extras: dict[str, Extra]  # all but the TEXT_KINDS' files
     next_change: dt.datetime | None
     site_manifest: bytes | None = None  # its bytes, once written
     page_keys: PageKeys | None = None  # the last build's, once computed
@@ -536,10 +550,10 @@ def resolve(ctx: BuildContext) -> None:
     ctx.timings.mark("resolve + links")
 
 
-def _made_by(kinds: Sequence[PageKind], view: SiteView) -> tuple[list[PageTask], dict[str, bytes]]:
+def _made_by(kinds: Sequence[PageKind], view: SiteView) -> tuple[list[PageTask], dict[str, Extra]]:
     """The pages and other files of some page kinds."""
     tasks: list[PageTask] = []
-    files: dict[str, bytes] = {}
+    files: dict[str, Extra] = {}
     for kind in kinds:
         tasks += kind.pages(view)
         for rel, data in kind.files(view).items():
@@ -547,9 +561,21 @@ def _made_by(kinds: Sequence[PageKind], view: SiteView) -> tuple[list[PageTask],
     return tasks, files
 
 
+def _make_extras(ctx: BuildContext) -> None:
+    """The bytes of the files still to be made (a kept resolution keeps its own)."""
+    assert ctx.resolution is not None
+    kept = ctx.resolution.extras
+    for rel, data in ctx.extras.items():
+        if callable(data):
+            made = data()
+            ctx.extras[rel] = made.encode() if isinstance(made, str) else made
+            if rel in kept:
+                kept[rel] = ctx.extras[rel]
+
+
 def _resolve_anew(
     ctx: BuildContext, key: str
-) -> tuple[Resolution, list[PageTask], dict[str, bytes]]:
+) -> tuple[Resolution, list[PageTask], dict[str, Extra]]:
     """Resolve the site from its inputs; the TEXT_KINDS' pages and files apart."""
     from .agency import agency_link_problems, load_agency
     from .kinds import KINDS, TEXT_KINDS
@@ -696,6 +722,7 @@ def _while_rendering(ctx: BuildContext, global_key: str) -> None:
     from .site_manifest import site_manifest
 
     save_article_cache(ctx)
+    _make_extras(ctx)
     if ctx.global_key != global_key:
         _key_pages(ctx, global_key)
     assert ctx.config is not None and ctx.resolution is not None
@@ -768,8 +795,10 @@ def write_extras(ctx: BuildContext) -> None:
     from .render import write_if_changed
 
     assert ctx.generation is not None
+    _make_extras(ctx)
     target, served = ctx.target, ctx.generation.previous or ctx.target
     for rel, data in sorted(ctx.extras.items()):
+        assert isinstance(data, bytes)
         if write_if_changed(target / rel, data) or not (served / rel).is_file():
             ctx.changed.add(rel)
     if ctx.images:

@@ -286,6 +286,10 @@ class SiteView:
         ]
 
 
+#: A generated file's contents, or what makes them when they are needed.
+FileData = str | bytes | Callable[[], str | bytes]
+
+
 class PageKind(Protocol):
     """One kind of output (article pages, listings, feeds...): its pages and other files."""
 
@@ -293,6 +297,7 @@ class PageKind(Protocol):
         """Pages to render from templates, in a stable order."""
         ...
 
-    def files(self, view: SiteView) -> Mapping[str, str | bytes]:
-        """Other generated files (feeds, indexes) by output path, as text or bytes."""
+    def files(self, view: SiteView) -> Mapping[str, FileData]:
+        """Other generated files (feeds, indexes) by output path, as text or bytes, or as
+        a function making them (big files: made while the pages render, in parallel)."""
         ...

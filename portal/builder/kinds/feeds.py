@@ -4,11 +4,12 @@ every build that resolves the site."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from ..feeds import atom_feed, robots, rss_feed, sitemap
 from ..model import Article
-from ..pages import DASH, PageTask, SiteView
+from ..pages import DASH, FileData, PageTask, SiteView
 from ..urls import category_url, tag_url, url_to_file
 from .agency_pages import sitemap_entries
 
@@ -45,19 +46,29 @@ class Feeds:
     def pages(self, view: SiteView) -> list[PageTask]:
         return []
 
-    def files(self, view: SiteView) -> dict[str, str]:
+    def files(self, view: SiteView) -> dict[str, FileData]:
         c = view.config
         arts = view.model.articles
-        out = feed_files(view, "/", c.name, "/", arts)
-        urls: list[tuple[str, Any]] = [(view.absolute("/"), arts[0].updated if arts else None)]
+        out: dict[str, FileData] = {**feed_files(view, "/", c.name, "/", arts)}
         for cat in c.categories:
-            in_cat = view.in_category(cat.id)
             page = category_url(cat.id)
-            out.update(feed_files(view, page, f"{cat.name} {DASH} {c.name}", page, in_cat))
-            urls.append((view.absolute(page), max((a.updated for a in in_cat), default=None)))
-        for tag in view.tags:
-            urls.append((view.absolute(tag_url(tag.slug)), max(a.updated for a in tag.articles)))
-        urls += [(view.absolute(a.url), a.updated) for a in arts if not a.status]
-        out["sitemap.xml"] = sitemap(urls + sitemap_entries(view))
+            title = f"{cat.name} {DASH} {c.name}"
+            out.update(feed_files(view, page, title, page, view.in_category(cat.id)))
+        out["sitemap.xml"] = partial(_sitemap, view)
         out["robots.txt"] = robots(c.base_url)
         return out
+
+
+def _sitemap(view: SiteView) -> str:
+    """Every page's address, with when it last changed where known."""
+    arts = view.model.articles
+    urls: list[tuple[str, Any]] = [(view.absolute("/"), arts[0].updated if arts else None)]
+    for cat in view.config.categories:
+        in_cat = view.in_category(cat.id)
+        urls.append(
+            (view.absolute(category_url(cat.id)), max((a.updated for a in in_cat), default=None))
+        )
+    for tag in view.tags:
+        urls.append((view.absolute(tag_url(tag.slug)), max(a.updated for a in tag.articles)))
+    urls += [(view.absolute(a.url), a.updated) for a in arts if not a.status]
+    return sitemap(urls + sitemap_entries(view))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..pages import PageTask, SiteView
+from functools import partial
+
+from ..pages import FileData, PageTask, SiteView
 from ..search import search_index
 from ..urls import SEARCH_INDEX, url_to_file
 from .agency_pages import search_entries
@@ -15,6 +17,10 @@ class SearchIndex:
     def pages(self, view: SiteView) -> list[PageTask]:
         return []
 
-    def files(self, view: SiteView) -> dict[str, bytes]:
-        entries = [view.search_entry(a) for a in view.model.articles]
-        return {url_to_file(SEARCH_INDEX): search_index(entries + search_entries(view))}
+    def files(self, view: SiteView) -> dict[str, FileData]:
+        return {url_to_file(SEARCH_INDEX): partial(_index, view)}
+
+
+def _index(view: SiteView) -> bytes:
+    entries = [view.search_entry(a) for a in view.model.articles]
+    return search_index(entries + search_entries(view))
