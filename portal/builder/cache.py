@@ -23,7 +23,7 @@ import msgpack
 if TYPE_CHECKING:
     from .content import ParsedArticle
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 T = TypeVar("T")
 
 

@@ -165,7 +165,7 @@ class ParsedArticle(NamedTuple):
     draft: bool
     tags: tuple[str, ...]
     body_html: str | None  # None when loaded from the cache: see cache.load_articles
-    search_key: str  # title, summary, tags and the body's start, folded, as a JSON string
+    search_key: bytes  # title, summary, tags and the body's start, folded, as a JSON string
     md_links: tuple[str, ...]  # content-relative .md files this article links to
     abs_links: tuple[str, ...]  # site-absolute paths it links to, e.g. /bai-viet/x.html
     images: tuple[str, ...]  # site-absolute image paths it shows
@@ -497,7 +497,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
         tags=tags,
         body_html=html,
         # Encoded here, in parallel and cached, rather than for the whole index every build.
-        search_key=json_string(fold(" ".join([title, summary, *tags, plain]))),
+        search_key=json_string(fold(" ".join([title, summary, *tags, plain]))).encode(),
         md_links=tuple(refs.md_links),
         abs_links=tuple(refs.abs_links),
         images=tuple(refs.images),

@@ -61,4 +61,9 @@ def formats(value: dt.datetime, language: str = "vi") -> tuple[str, str, str]:
     hour = value.hour % 12 or 12
     period = am if value.hour < 12 else pm
     time = f"{day}/{month}/{year} {hour}:{value.minute:02d} {period}"
-    return time, f"{day} - {month} - {year}", f"{day}/{month}/{year}"
+    return time, f"{day} - {month} - {year}", short_date(value)
+
+
+def short_date(value: dt.datetime) -> str:
+    """dd/mm/yyyy (the third of `formats`, alone: the search index has one per article)."""
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"

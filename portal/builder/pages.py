@@ -16,7 +16,7 @@ from markupsafe import Markup
 from .agency import Agency
 from .config import SiteConfig
 from .content import ParsedArticle
-from .dates import formats
+from .dates import formats, short_date
 from .feeds import FeedEntry
 from .i18n import WORDS
 from .images import CARD_SIZES, ImageSet, picture_html, rewrite_body_images
@@ -108,13 +108,13 @@ class SiteView:
 
     def search_entry(self, a: Article) -> bytes:
         """The article's entry in the search index, with its folded text as this build read
-        it (made again only when that text changed: a kept view serves many builds)."""
-        key = self.latest(a.parsed).search_key
+        it (made again only when its file changed: a kept view serves many builds)."""
+        p = self.latest(a.parsed)
         found = self._search_entries.get(a.url)
-        if found is None or found[0] != key:
-            p = a.parsed
-            entry = search_entry(a.url, p.title, self.dates(a)[2], a.category.name, p.summary, key)
-            found = self._search_entries[a.url] = (key, entry)
+        if found is None or found[0] != p.digest:
+            date = short_date(a.date)
+            entry = search_entry(a.url, p.title, date, a.category.name, p.summary, p.search_key)
+            found = self._search_entries[a.url] = (p.digest, entry)
         return found[1]
 
     def picture(self, src: str, alt: str, **options: Any) -> Markup:

@@ -56,12 +56,14 @@ def json_string(text: str) -> str:
     return _encode(text)
 
 
-def search_entry(url: str, title: str, date: str, category: str, summary: str, key: str) -> bytes:
-    """One entry of the search index, UTF-8; `key` is the folded text as a JSON string."""
-    return (
+def search_entry(url: str, title: str, date: str, category: str, summary: str, key: bytes) -> bytes:
+    """One entry of the search index, UTF-8; `key` is the folded text as a JSON string,
+    UTF-8 (as articles keep it: the longest part of an entry, encoded once when parsed)."""
+    head = (
         f'{{"u":{_encode(url)},"t":{_encode(title)},"d":{_encode(date)},'
-        f'"c":{_encode(category)},"s":{_encode(summary)},"k":{key}}}'
-    ).encode()
+        f'"c":{_encode(category)},"s":{_encode(summary)},"k":'
+    )
+    return head.encode() + key + b"}"
 
 
 def search_index(entries: Sequence[bytes]) -> bytes:

@@ -130,7 +130,7 @@ def search_entries(view: SiteView) -> list[bytes]:
     entries = []
     for p in view.agency.pages:
         words = WORDS[p.lang]
-        key = json_string(fold(f"{p.title} {p.description} {p.text}"))
+        key = json_string(fold(f"{p.title} {p.description} {p.text}")).encode()
         entries.append(
             search_entry(
                 p.url, p.title, words["language_name"], words["page_kind"], p.description, key
@@ -147,6 +147,6 @@ def search_entries(view: SiteView) -> list[bytes]:
         summary = f"{o.position['vi']}, {unit}. Điện thoại {o.phone}, {o.email}"
         url = f"{directory.url}#{o.unit}"
         text = f"{o.name} {o.position['vi']} {o.position['en']} {unit} {o.phone} {o.email}"
-        key = json_string(fold(text))
+        key = json_string(fold(text)).encode()
         entries.append(search_entry(url, o.name, unit, WORDS["vi"]["contacts_of"], summary, key))
     return entries
