@@ -255,9 +255,11 @@ def test_a_rebuild_in_a_new_process_reuses_the_last_builds_keys_only_while_they_
         encoding="utf-8",
     )
     build_site(site, out, cache_dir=cache, now=now)
+    head, body = text.split("\n---\n", 1)
+    assert "\nsummary:" in head  # given: a new first paragraph changes the search text only
     steps = [
         # (the article's new text, the build's clock)
-        (text + "\nMột đoạn mới ở cuối bài.\n", now),
+        (f"{head}\n---\n\nĐoạn mở đầu mới: xyzzy.\n{body}", now),
         (text.replace('title: "', 'title: "Đã sửa - ', 1), now),
         (text + "\nLại thêm một câu.\n", now),
         # Only the body changed, but the scheduled article is due: its lists change too.

@@ -605,7 +605,6 @@ def _resolve_anew(
         ctx.body_of,
         ctx.images,
         agency,
-        ctx.latest,
     )
     text_tasks, text_files = _made_by(TEXT_KINDS, view)
     if not ctx.problems and ctx.resolved_as_last(key) and ctx.output_intact:
@@ -632,6 +631,8 @@ def _resolve_bodies(ctx: BuildContext, key: str, view: SiteView) -> Resolution:
     from .site_manifest import next_change
 
     assert ctx.config is not None
+    # The search index entries the last build made hold for the articles not edited.
+    view.search_entries.update(cache_mod.load_search_entries(ctx.cache_dir, ctx.out_dir, key))
     last = ctx.manifest.sources
     edited = {rel for rel, digest in ctx.digests.items() if last.get(rel, ())[3:4] != (digest,)}
     shown = [a for a in view.model.articles if a.parsed.source in edited]
@@ -723,6 +724,13 @@ def _while_rendering(ctx: BuildContext, global_key: str) -> None:
 
     save_article_cache(ctx)
     _make_extras(ctx)
+    assert ctx.view is not None and ctx.resolution is not None
+    # The search index entries, for a build of the bodies only in another process: kept by
+    # each build that resolved the site anew (an entry holds while its article's digest
+    # does; a later edit's entries are remade from it, a few each time).
+    if not ctx.kept_model and not ctx.resolution.unchanged:
+        entries = ctx.view.search_entries
+        cache_mod.save_search_entries(ctx.cache_dir, ctx.out_dir, ctx.resolution.key, entries)
     if ctx.global_key != global_key:
         _key_pages(ctx, global_key)
     assert ctx.config is not None and ctx.resolution is not None

@@ -183,9 +183,9 @@ def save_articles(
     _save(cache_dir / "articles.msgpack", {d: _to_row(a) for d, a in articles.items()})
 
 
-def _manifest_path(cache_dir: Path, out_dir: Path) -> Path:
+def _manifest_path(cache_dir: Path, out_dir: Path, kind: str = "manifest") -> Path:
     tag = hashlib.blake2b(out_key(out_dir).encode(), digest_size=8).hexdigest()
-    return cache_dir / f"manifest-{tag}.msgpack"
+    return cache_dir / f"{kind}-{tag}.msgpack"
 
 
 def load_manifest(cache_dir: Path, out_dir: Path) -> Manifest:
@@ -201,6 +201,28 @@ def _manifest(data: Any) -> Manifest | None:
         return Manifest(**data) if isinstance(data, dict) else None
     except TypeError:  # saved by a different shape of Manifest
         return None
+
+
+#: A search index entry by URL: (the digest of the article's file it was made from, entry).
+SearchEntries = dict[str, tuple[str, bytes]]
+
+
+def load_search_entries(cache_dir: Path, out_dir: Path, resolution: str) -> SearchEntries:
+    """The search index entries of the last build of this output that made them from a
+    site it resolved to `resolution` (see build.Resolution); else none."""
+    data = _load(_manifest_path(cache_dir, out_dir, "search"))
+    if not isinstance(data, dict) or data.get("resolution") != resolution:
+        return {}
+    entries = data.get("entries")
+    return dict(entries) if isinstance(entries, dict) else {}
+
+
+def save_search_entries(
+    cache_dir: Path, out_dir: Path, resolution: str, entries: SearchEntries
+) -> None:
+    _save(
+        _manifest_path(cache_dir, out_dir, "search"), {"resolution": resolution, "entries": entries}
+    )
 
 
 def save_manifest(cache_dir: Path, out_dir: Path, manifest: Manifest) -> None:

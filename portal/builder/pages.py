@@ -86,11 +86,14 @@ class SiteView:
         self.static_version = static_version
         self.body_of = body_of
         # This build's version of an article's file: a model kept from an earlier build holds
-        # the version it was made from, the same but for the body and the search text.
-        self.latest = latest or (lambda p: p)
+        # the version it was made from, the same but for the body and the search text (None:
+        # the model is this build's).
+        self.latest = latest
         self._cards: dict[str, SimpleNamespace] = {}
         self._dates: dict[str, tuple[str, str, str]] = {}
-        self._search_entries: dict[str, tuple[str, bytes]] = {}
+        # Search index entries made, by URL: (digest of the article's file, entry). Kept for
+        # builds in this process (a kept view) and in the next (see cache.SearchEntries).
+        self.search_entries: dict[str, tuple[str, bytes]] = {}
         self._by_category: dict[str, list[Article]] = {}
 
     def status_label(self, a: Article) -> str:
@@ -109,12 +112,12 @@ class SiteView:
     def search_entry(self, a: Article) -> bytes:
         """The article's entry in the search index, with its folded text as this build read
         it (made again only when its file changed: a kept view serves many builds)."""
-        p = self.latest(a.parsed)
-        found = self._search_entries.get(a.url)
+        p = a.parsed if self.latest is None else self.latest(a.parsed)
+        found = self.search_entries.get(a.url)
         if found is None or found[0] != p.digest:
             date = short_date(a.date)
             entry = search_entry(a.url, p.title, date, a.category.name, p.summary, p.search_key)
-            found = self._search_entries[a.url] = (p.digest, entry)
+            found = self.search_entries[a.url] = (p.digest, entry)
         return found[1]
 
     def picture(self, src: str, alt: str, **options: Any) -> Markup:

@@ -63,7 +63,7 @@ def search_entry(url: str, title: str, date: str, category: str, summary: str, k
         f'{{"u":{_encode(url)},"t":{_encode(title)},"d":{_encode(date)},'
         f'"c":{_encode(category)},"s":{_encode(summary)},"k":'
     )
-    return head.encode() + key + b"}"
+    return b"".join((head.encode(), key, b"}"))
 
 
 def search_index(entries: Sequence[bytes]) -> bytes:
