@@ -104,6 +104,22 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
     assert "not valid YAML" in problem.message
 
 
+@pytest.mark.parametrize("line", ["date: 2023-13-01", "so: 0b_"])
+def test_a_value_yaml_reads_but_python_cannot_hold_is_a_problem(tmp_path: Path, line: str) -> None:
+    """`date: 2023-13-01` is a YAML timestamp no date can be: a problem of its file, reported
+    with the others of the run, never a crash."""
+    problems = build_problems(
+        tmp_path,
+        {
+            "a.md": f"---\ntitle: Tốt\ndate: 2023-01-01\ncategory: tin-tuc\n{line}\n---\nx\n",
+            "b.md": article("title: Thiếu chuyên mục\ndate: 2023-01-01"),
+        },
+    )
+    assert sorted(p.file for p in problems) == ["content/a.md", "content/b.md"]
+    [bad] = [p for p in problems if p.file == "content/a.md"]
+    assert "not possible" in bad.message and bad.hint and "date" in bad.hint
+
+
 def test_missing_front_matter(tmp_path: Path) -> None:
     msg = build_error(tmp_path, {"a.md": "# Chỉ có nội dung\n"})
     assert msg == "content/a.md:1: no YAML front matter; the file must start with a '---' line"

@@ -530,6 +530,12 @@ def _front_matter(fm_text: str, fp: _FileProblems) -> dict[str, Any] | None:
     """The front matter as a dict; None (and a problem) when it is not valid YAML."""
     try:
         fm = _load_yaml(fm_text)
+    except (ValueError, OverflowError) as exc:
+        # YAML reads it, Python can't hold it: `date: 2023-13-01`, `x: 0b_`.
+        message = f"front matter has a value that is not possible: {exc}"
+        hint = "check the dates and numbers (e.g. date: 2023-03-21T08:30:00+07:00)"
+        fp.problems.append(Problem(fp.file, None, None, message, hint))
+        return None
     except Exception as exc:  # yaml.YAMLError, without importing yaml up front
         if not any(c.__name__ == "YAMLError" for c in type(exc).__mro__):
             raise
