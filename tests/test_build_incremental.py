@@ -35,6 +35,16 @@ def copy_site(tmp_path: Path) -> Path:
     return site
 
 
+def scheduled_article(site: Path, when: dt.datetime) -> None:
+    """content/hen-gio.md, "Bài hẹn giờ đăng", dated `when` (in the site's time zone)."""
+    local = when.astimezone(dt.timezone(dt.timedelta(hours=7)))
+    (site / "content/hen-gio.md").write_text(
+        f"---\ntitle: Bài hẹn giờ đăng\ndate: {local.isoformat(timespec='seconds')}\n"
+        "category: thong-bao\n---\n\nSẽ đăng sau.\n",
+        encoding="utf-8",
+    )
+
+
 def test_identical_across_runs_and_worker_counts(tmp_path: Path) -> None:
     # Separate caches, so each build really parses and renders.
     a = build_site(SITE, tmp_path / "a", workers=1, cache_dir=tmp_path / "ca")
@@ -178,12 +188,7 @@ def test_future_articles_publish_when_their_time_comes(tmp_path: Path) -> None:
     site = copy_site(tmp_path)
     out = tmp_path / "out"
     now = dt.datetime.now(dt.UTC)
-    when = (now + dt.timedelta(days=3)).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    (site / "content/hen-gio.md").write_text(
-        f"---\ntitle: Bài hẹn giờ đăng\ndate: {when.isoformat(timespec='seconds')}\n"
-        "category: thong-bao\n---\n\nSẽ đăng sau.\n",
-        encoding="utf-8",
-    )
+    scheduled_article(site, now + dt.timedelta(days=3))
     report = build_site(site, out, cache_dir=tmp_path / "cache")
     assert report.scheduled == 1
     page = out / "bai-viet/bai-hen-gio-dang.html"
@@ -248,12 +253,7 @@ def test_a_rebuild_in_a_new_process_reuses_the_last_builds_keys_only_while_they_
     path = site / "content/kinh-te-xa-hoi/thu-hoach-lua-dong-xuan.md"
     text = path.read_text(encoding="utf-8")
     now = dt.datetime.now(dt.UTC)
-    soon = (now + dt.timedelta(days=2)).astimezone(dt.timezone(dt.timedelta(hours=7)))
-    (site / "content/hen-gio.md").write_text(
-        f"---\ntitle: Bài hẹn giờ đăng\ndate: {soon.isoformat(timespec='seconds')}\n"
-        "category: kinh-te-xa-hoi\n---\n\nSẽ đăng sau.\n",
-        encoding="utf-8",
-    )
+    scheduled_article(site, now + dt.timedelta(days=2))
     build_site(site, out, cache_dir=cache, now=now)
     head, body = text.split("\n---\n", 1)
     assert "\nsummary:" in head  # given: a new first paragraph changes the search text only
