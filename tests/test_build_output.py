@@ -18,6 +18,7 @@ import pytest
 
 from portal.builder import BuildError, build_site, output
 from portal.builder.output import generations_dir
+from portal.builder.workers import in_child
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "site"
@@ -244,6 +245,33 @@ def test_a_build_copies_the_served_tree_in_a_child_process_meanwhile(tmp_path: P
     build_site(site, out, cache_dir=cache)
     assert not list(generations_dir(out).glob(".*.prepared"))
     assert sorted(generation_names(out)) == sorted([served.name, out.resolve().name])
+
+
+def test_work_done_meanwhile_runs_in_a_child_process_where_forking_is_safe(
+    tmp_path: Path,
+) -> None:
+    """`workers.in_child`: in a child process (its memory is its own; the parent waits for
+    it), or here and now when this process runs other threads."""
+    seen: list[int] = []
+
+    def work() -> None:
+        seen.append(os.getpid())
+        (tmp_path / f"done-{len(list(tmp_path.iterdir()))}").write_text(str(os.getpid()))
+
+    wait = in_child(work)
+    wait()
+    wait()  # (waiting again is harmless)
+    (done,) = tmp_path.iterdir()
+    assert int(done.read_text()) != os.getpid() and seen == []
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        in_child(work)()
+    finally:
+        stop.set()
+        other.join()
+    assert seen == [os.getpid()]
 
 
 def test_failed_build_leaves_the_served_generation(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from .files import agency_inputs, read, walk
 from .images import IMAGES_VERSION
 from .output import Generation, current_generation, prepare_meanwhile
 from .urls import SITE_MANIFEST
-from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers
+from .workers import POOL_THRESHOLD, Pool, Progress, Timings, default_workers, in_child
 
 if TYPE_CHECKING:  # imported by the stages that use them: a no-change build needs none
     from .config import SiteConfig
@@ -155,7 +155,6 @@ class BuildContext:
     fresh: dict[str, ParsedArticle] = field(default_factory=dict)  # parsed by this build
     load_bodies: Callable[[], dict[str, str]] = dict
     stored_bodies: dict[str, str] | None = None
-    articles_saved: bool = False
     # prepare_site_images
     images: ImageSet | None = None
     # resolve
@@ -282,8 +281,10 @@ def build_site(
     # the pages it touches). Off for the build, in this process and the workers.
     collecting = gc.isenabled()
     gc.disable()
+    saved: Callable[[], None] = copied  # (waited for in the end: waiting again is harmless)
     try:
         parse(ctx)
+        saved = save_articles_meanwhile(ctx)
         prepare_site_images(ctx)
         resolve(ctx)
         copied()
@@ -300,6 +301,7 @@ def build_site(
         save_caches(ctx)
     finally:
         copied()
+        saved()
         ctx.pool.close()
         if collecting:
             gc.enable()
@@ -718,11 +720,10 @@ def render(ctx: BuildContext) -> None:
 
 
 def _while_rendering(ctx: BuildContext, global_key: str) -> None:
-    """What this process does while workers render (it would only wait for them): save
-    the article cache, and make what only the end of the build needs."""
+    """What this process does while workers render (it would only wait for them): make
+    what only the end of the build needs."""
     from .site_manifest import site_manifest
 
-    save_article_cache(ctx)
     _make_extras(ctx)
     assert ctx.view is not None and ctx.resolution is not None
     # The search index entries, for a build of the bodies only in another process: kept by
@@ -847,21 +848,28 @@ def write_site_manifest(ctx: BuildContext) -> None:
     ctx.timings.mark("site manifest")
 
 
-def save_article_cache(ctx: BuildContext) -> None:
-    """The parsed articles, for the next build (while workers render, when there are)."""
-    # Rewriting the whole article cache costs more than parsing a few articles again, so a
-    # build that parsed only a few leaves it as it was: the next one re-parses those few.
+def save_articles_meanwhile(ctx: BuildContext) -> Callable[[], None]:
+    """Stage 2c: the parsed articles saved for the next build, by a child process while
+    this one resolves the site (on one core: the other is free then); returns what waits
+    for it. Rewriting the whole article cache costs more than parsing a few articles
+    again, so a build that parsed only a few leaves it as it was (the next one re-parses
+    those few)."""
     n = len(ctx.articles_by_digest)
-    if not ctx.articles_saved and (len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000)):
+    due = len(ctx.fresh) > max(16, n // 50) or (ctx.fresh and n < 1000)
+    if not due:
+        return lambda: None
+    ctx.pool.close()  # the parse workers are done (a pool's thread would rule out forking)
+
+    def save() -> None:
         bodies = {d: ctx.body_of(a) for d, a in ctx.articles_by_digest.items()}
         cache_mod.save_articles(ctx.cache_dir, ctx.articles_by_digest, bodies)
-    ctx.articles_saved = True
+
+    return in_child(save)
 
 
 def save_caches(ctx: BuildContext) -> None:
-    """Last: what this build wrote, and the parsed articles, for the next build."""
+    """Last: what this build wrote, for the next build."""
     assert ctx.model is not None and ctx.generation is not None
-    save_article_cache(ctx)
     files = sorted(ctx.produced)
     cache_mod.save_manifest(
         ctx.cache_dir,

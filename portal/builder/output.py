@@ -17,7 +17,6 @@ changes (`prepare_next`), or then and there.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import threading
@@ -80,6 +79,8 @@ def prepare_meanwhile(out_dir: Path, last_base: str) -> Callable[[], None]:
     done when the spare generation `last_base` (see Generation) will be recycled, or where
     forking is unsafe (other threads) or unknown: the build then links the tree itself.
     The waiting can be done more than once (a failed build waits too)."""
+    from .workers import in_child
+
     out_dir = out_dir.absolute()
     spare = generations_dir(out_dir) / last_base if last_base else None
     if (
@@ -89,20 +90,7 @@ def prepare_meanwhile(out_dir: Path, last_base: str) -> Callable[[], None]:
         or threading.active_count() > 1
     ):
         return lambda: None
-    pid = os.fork()
-    if pid == 0:  # the child: prepare, and end without running the parent's exit code
-        code = 1
-        try:
-            prepare_next(out_dir)
-            code = 0
-        finally:
-            os._exit(code)
-
-    def wait() -> None:
-        with contextlib.suppress(ChildProcessError):  # waited for already
-            os.waitpid(pid, 0)
-
-    return wait
+    return in_child(lambda: prepare_next(out_dir))
 
 
 def _marker(generation: Path, state: str) -> Path:

@@ -3,6 +3,7 @@ counts for long builds, and phase timings for profiling (PORTAL_BUILD_TIMINGS=1)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -174,6 +175,30 @@ class Pool:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
             self.executor = None
+
+
+def in_child(fn: Callable[[], object]) -> Callable[[], None]:
+    """Run `fn` in a child process forked now, on another core, while this process goes
+    on; returns what waits for the child to end (it can be called more than once). Where
+    forking is unsafe (this process runs other threads) or unknown, `fn` runs here, now.
+    The child ends without running this process's exit code."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        fn()
+        return lambda: None
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fn()
+            code = 0
+        finally:
+            os._exit(code)
+
+    def wait() -> None:
+        with contextlib.suppress(ChildProcessError):  # waited for already
+            os.waitpid(pid, 0)
+
+    return wait
 
 
 def default_workers() -> int:
