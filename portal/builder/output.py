@@ -47,7 +47,7 @@ def current_generation(out_dir: Path) -> Path | None:
     return target if target.is_dir() else None
 
 
-def prepare_next(out_dir: Path) -> None:
+def prepare_next(out_dir: Path, threads: int = 2) -> None:
     """Copy the served generation, as hard links, for the next build to start from, unless
     such a copy is there. A rebuild loop calls this while it waits for changes: a build
     that comes before the spare generation may be recycled (see RETIRED_SECONDS) then
@@ -68,7 +68,7 @@ def prepare_next(out_dir: Path) -> None:
     target = gens / str(max(numbers) + 1)
     building = _marker(target, "building")  # an interrupted copy is deleted later
     building.touch()
-    _link_tree(str(served), str(target))
+    _link_tree(str(served), str(target), threads)
     _marker(target, PREPARED).write_text(served.name, encoding="utf-8")
     building.unlink()
 
@@ -90,7 +90,8 @@ def prepare_meanwhile(out_dir: Path, last_base: str) -> Callable[[], None]:
         or threading.active_count() > 1
     ):
         return lambda: None
-    return in_child(lambda: prepare_next(out_dir))
+    # One thread: the build goes on on the other core.
+    return in_child(lambda: prepare_next(out_dir, threads=1))
 
 
 def _marker(generation: Path, state: str) -> Path:
@@ -119,7 +120,7 @@ def _number(path: Path) -> int:
     return int(path.name) if path.name.isdigit() else -1
 
 
-def _link_tree(src: str, dst: str) -> None:
+def _link_tree(src: str, dst: str, threads: int = 2) -> None:
     """Copy a tree as hard links (directories are made, files linked). Each directory's
     links are made by one of two threads (link() waits on its directory, not on Python):
     a site's few big directories (articles, downloads) fill in side by side."""
@@ -128,7 +129,7 @@ def _link_tree(src: str, dst: str) -> None:
     groups: list[list[tuple[str, str]]] = []
     _plan_links(src, dst, groups)
     groups.sort(key=len, reverse=True)
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         for _ in pool.map(_link_all, groups):
             pass
 
