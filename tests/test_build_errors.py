@@ -120,6 +120,21 @@ def test_a_value_yaml_reads_but_python_cannot_hold_is_a_problem(tmp_path: Path, 
     assert "not possible" in bad.message and bad.hint and "date" in bad.hint
 
 
+def test_text_the_markdown_renderer_fails_on_is_a_problem(tmp_path: Path) -> None:
+    """markdown-it.rs panics on "[`x" (an unclosed code span after a bracket): a problem of
+    its file, reported with the others of the run, never a crash."""
+    problems = build_problems(
+        tmp_path,
+        {
+            "a.md": article(BASE_FRONT + "title: Tốt", "Xem [`x"),
+            "b.md": article("title: Thiếu chuyên mục\ndate: 2023-01-01"),
+        },
+    )
+    assert sorted(p.file for p in problems) == ["content/a.md", "content/b.md"]
+    [bad] = [p for p in problems if p.file == "content/a.md"]
+    assert "Markdown" in bad.message and bad.hint
+
+
 def test_missing_front_matter(tmp_path: Path) -> None:
     msg = build_error(tmp_path, {"a.md": "# Chỉ có nội dung\n"})
     assert msg == "content/a.md:1: no YAML front matter; the file must start with a '---' line"

@@ -408,12 +408,22 @@ def _first_paragraph(html: str) -> str:
     return ""
 
 
-def render_markdown(body: str, source: str) -> tuple[str, str, str, _Refs]:
+def render_markdown(body: str, source: str, file: str | None = None) -> tuple[str, str, str, _Refs]:
     """Markdown to HTML: images alone in a paragraph become figures (the title is the
     caption), # becomes h2 (the page title is the only h1), links and images are
-    collected for checking. Returns (html, first paragraph text, plain text, refs)."""
+    collected for checking. Returns (html, first paragraph text, plain text, refs).
+    Text the renderer fails on is a BuildError naming `file` (default: `source`)."""
     refs = _Refs([], [], [], [])
-    html = markdown().render(body)
+    try:
+        html = markdown().render(body)
+    except BaseException as exc:
+        # markdown-it.rs panics on some text (e.g. "[`x": an unclosed code span after a
+        # bracket); the panic reaches Python as pyo3's PanicException, a BaseException.
+        if type(exc).__name__ != "PanicException":
+            raise
+        message = "the Markdown renderer failed on this text"
+        hint = "look for an unclosed ` or [ and close it (or escape it: \\` \\[)"
+        raise BuildError([Problem(file or source, None, None, message, hint)]) from None
     for m in _IMAGE.finditer(html):
         _check_image(unescape(m.group(1)), unescape(m.group(2)), refs)
     if "<p><img " in html:
@@ -458,7 +468,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
     fp = _FileProblems(file, fm_text)
     fm = _front_matter(fm_text, fp)
     if fm is None:  # unreadable front matter: its fields can't be checked, the body can
-        for needle, message, hint in render_markdown(body, source)[3].errors:
+        for needle, message, hint in render_markdown(body, source, file)[3].errors:
             fp.in_body(body, needle, message, hint)
         raise BuildError(fp.problems)
     title, date, category, slug, draft = _required_fields(fm, fp)
@@ -467,7 +477,7 @@ def parse_article(source: str, raw: bytes, file: str) -> ParsedArticle:
     image = _text(fm.get("image"), "image", fp)
     image_alt = _text(fm.get("image_alt"), "image_alt", fp)
 
-    html, first_paragraph, plain, refs = render_markdown(body, source)
+    html, first_paragraph, plain, refs = render_markdown(body, source, file)
     if image is not None:
         if image_alt is None:
             fp.add("image", f"{image!r} has no alt text", "add an image_alt: line describing it")
