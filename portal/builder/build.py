@@ -378,15 +378,15 @@ def _directory_times(out_dir: Path, files: list[str]) -> dict[str, int]:
     return times
 
 
-def _output_intact(out_dir: Path, m: cache_mod.Manifest) -> bool:
+def _output_intact(ctx: BuildContext) -> bool:
     """Every file the last build made is still served. Its directories unchanged since
     that build say so at the cost of a few stats; else each file is looked for."""
-    if current_generation(out_dir) is None:
+    if current_generation(ctx.out_dir) is None:
         return False
-    if m.directories and _directory_times(out_dir, m.files) == m.directories:
+    if ctx.output_intact:
         return True
-    out = str(out_dir) + "/"
-    return all(os.path.isfile(out + rel) for rel in m.files)
+    out = str(ctx.out_dir) + "/"
+    return all(os.path.isfile(out + rel) for rel in ctx.manifest.files)
 
 
 def is_up_to_date(ctx: BuildContext) -> bool:
@@ -396,7 +396,7 @@ def is_up_to_date(ctx: BuildContext) -> bool:
         return False
     if m.next_publish is not None and ctx.now.timestamp() >= m.next_publish:
         return False
-    if not _output_intact(ctx.out_dir, m):
+    if not _output_intact(ctx):
         return False
     if m.next_publish is not None:
         ctx.next_change = dt.datetime.fromtimestamp(m.next_publish, dt.UTC)
